@@ -1,0 +1,45 @@
+"""gunicorn settings for Conduit (``conduit serve`` and ``make run`` use this file).
+
+Every value can be overridden from the environment:
+
+* ``GUNICORN_BIND`` (or ``HOST`` and ``PORT``): where to listen; default ``127.0.0.1:8000``.
+* ``WEB_CONCURRENCY``: worker processes; default ``2 * CPU cores + 1`` (gunicorn's own advice).
+* ``GUNICORN_TIMEOUT``, ``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE``.
+* ``FORWARDED_ALLOW_IPS``: proxies whose X-Forwarded-* headers gunicorn trusts; default loopback.
+"""
+
+import multiprocessing
+import os
+
+_host = os.environ.get("HOST", "127.0.0.1")
+_port = os.environ.get("PORT", "8000")
+bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}").split(",")
+
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# gunicorn >= 25 opens a control socket at a fixed path by default; two instances on one host
+# would collide there, and Conduit does not use it.
+control_socket_disable = True
+
+# Logs go to stderr (seed 004: nothing on stdout): gunicorn's "-" would mean stdout for the access log.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}},
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+proc_name = "conduit"

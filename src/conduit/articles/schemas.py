@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
+
+from conduit.profiles.schemas import Profile
+from conduit.validation import RequestModel, RequiredText
+
+TAG_MAX_LENGTH = 64
+MAX_TAGS = 20
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise PydanticCustomError("tag", "must not contain control characters")
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+TagName = Annotated[RequiredText, Field(max_length=TAG_MAX_LENGTH), AfterValidator(_printable)]
+TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
+Title = Annotated[RequiredText, Field(max_length=255)]
+Description = Annotated[RequiredText, Field(max_length=1000)]
+Body = Annotated[RequiredText, Field(max_length=100_000)]
+
+
+class NewArticle(RequestModel):
+    title: Title
+    description: Description
+    body: Body
+    tag_list: TagList = Field(default_factory=list, alias="tagList")
+
+
+class NewArticleRequest(RequestModel):
+    article: NewArticle
+
+
+class UpdateArticle(RequestModel):
+    """Fields left out keep their value; ``tagList`` replaces the tags (``[]`` removes them all)."""
+
+    title: Title = ""
+    description: Description = ""
+    body: Body = ""
+    tag_list: TagList = Field(default_factory=list, alias="tagList")
+
+
+class UpdateArticleRequest(RequestModel):
+    article: UpdateArticle
+
+
+class ArticleQuery(BaseModel):
+    tag: str | None = Field(default=None, max_length=255, description="Only articles with this tag")
+    author: str | None = Field(default=None, max_length=255, description="Only articles by this username")
+    favorited: str | None = Field(
+        default=None, max_length=255, description="Only articles this username favourited"
+    )
+    limit: int | None = Field(default=None, ge=1, description="Page size: default 20, maximum 100")
+    offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Articles to skip")
+
+
+class FeedQuery(BaseModel):
+    limit: int | None = Field(default=None, ge=1, description="Page size: default 20, maximum 100")
+    offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Articles to skip")
+
+
+class SlugPath(BaseModel):
+    slug: str = Field(max_length=300)
+
+
+class Article(BaseModel):
+    slug: str
+    title: str
+    description: str
+    body: str
+    tagList: list[str]  # noqa: N815
+    createdAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    favorited: bool
+    favoritesCount: int  # noqa: N815
+    author: Profile
+
+
+class ArticleListItem(BaseModel):
+    slug: str
+    title: str
+    description: str
+    tagList: list[str]  # noqa: N815
+    createdAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    favorited: bool
+    favoritesCount: int  # noqa: N815
+    author: Profile
+
+
+class SingleArticleResponse(BaseModel):
+    article: Article
+
+
+class MultipleArticlesResponse(BaseModel):
+    articles: list[ArticleListItem]
+    articlesCount: int  # noqa: N815

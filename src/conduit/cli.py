@@ -1,0 +1,145 @@
+"""The ``conduit`` command: deploy, serve, seed, create-admin."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import func, select
+
+from conduit.db import get_db
+from conduit.settings import ConfigError, load_settings
+
+
+def _app() -> Flask:
+    from conduit.app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="conduit")
+def main() -> None:
+    """Conduit, the RealWorld API. Configuration comes from the environment, `.env` and the YAML file
+    named by CONDUIT_CONFIG_FILE; CONDUIT_ENV picks the profile (development, testing, production)."""
+
+
+@main.command()
+def deploy() -> None:
+    """Prepare the database: run the migrations, create or correct the roles, and make the account
+    named by CONDUIT_ADMIN_EMAIL an administrator. Safe to run on every release: a second run
+    changes nothing and says so."""
+    from conduit.deploy import run_deploy
+
+    app = _app()
+    with app.app_context():
+        report = run_deploy()
+        engine = get_db().engine
+    database = engine.url.render_as_string(hide_password=True) if engine is not None else "?"
+    for line in report.changes:
+        click.echo(f"deploy: {line}")
+    for line in report.notes:
+        click.echo(f"deploy: note: {line}")
+    if report.changes:
+        click.echo(f"deploy: done, {len(report.changes)} change(s) on {database}")
+    else:
+        click.echo(f"deploy: nothing to do; {database} is up to date")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--bind", "-b", help="Address to listen on (default: 127.0.0.1:$PORT, PORT defaults to 8000).")
+@click.option("--workers", "-w", type=int, help="Worker processes (default: WEB_CONCURRENCY or 2 x cores + 1).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="gunicorn configuration file (default: deploy/gunicorn.conf.py).",
+)
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(bind: str | None, workers: int | None, config_path: Path | None, gunicorn_args: tuple[str, ...]) -> None:
+    """Serve the API with gunicorn in the foreground. The configuration is checked first, so an
+    unsafe production setting stops here with one line. Extra arguments go to gunicorn."""
+    try:
+        load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from None
+    config_file = config_path or _default_gunicorn_config()
+    args = [sys.executable, "-m", "gunicorn", "--config", str(config_file)]
+    if bind:
+        args += ["--bind", bind]
+    if workers:
+        args += ["--workers", str(workers)]
+    args += [*gunicorn_args, "conduit.wsgi:app"]
+    sys.stdout.flush()
+    os.execv(sys.executable, args)  # noqa: S606 - replaces this process with gunicorn, by design
+
+
+def _default_gunicorn_config() -> Path:
+    for candidate in (Path.cwd() / "deploy" / "gunicorn.conf.py", Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"):
+        if candidate.is_file():
+            return candidate
+    raise click.ClickException("deploy/gunicorn.conf.py not found; pass --config")
+
+
+@main.command()
+@click.option("--users", "user_count", default=50, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--articles", "article_count", default=200, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--seed", "random_seed", default=42, show_default=True, help="Random seed: the same seed gives the same data.")
+@click.option("--password", default="password123", show_default=True, help="Password of every demo account.")
+def seed(user_count: int, article_count: int, random_seed: int, password: str) -> None:
+    """Fill the database with realistic demo data: users who follow each other, articles with tags,
+    favourites and comments. Accounts are named demo<N> (password: --password). Run `conduit deploy`
+    first. Adds to what is there; usernames already taken are skipped."""
+    from conduit.seeding import seed_database
+
+    app = _app()
+    with app.app_context():
+        summary = seed_database(
+            get_db(), user_count=user_count, article_count=article_count, random_seed=random_seed, password=password
+        )
+    click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+
+
+@main.command("create-admin")
+@click.option("--email", required=True, help="E-mail of the account (created when it does not exist).")
+@click.option("--username", help="Username for a new account (default: the part of the e-mail before @).")
+@click.option("--password", help="Password for a new account (asked for when not given; at least 8 characters).")
+def create_admin(email: str, username: str | None, password: str | None) -> None:
+    """Give an account the Administrator role, creating the account if needed."""
+    from conduit.security import passwords
+    from conduit.users.models import Role, User
+    from conduit.users.schemas import PASSWORD_MIN
+
+    app = _app()
+    with app.app_context():
+        db = get_db().session
+        admin_role = db.scalars(select(Role).where(Role.name == "Administrator")).first()
+        if admin_role is None:
+            raise click.ClickException("the roles do not exist yet; run `conduit deploy` first")
+        user = db.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
+        if user is None:
+            name = username or email.split("@", 1)[0]
+            if db.scalar(select(User.id).where(User.username == name)) is not None:
+                raise click.ClickException(f"username {name!r} is taken; pass --username")
+            secret = password or getpass.getpass("Password for the new administrator: ")
+            if len(secret) < PASSWORD_MIN:
+                raise click.ClickException(f"the password must have at least {PASSWORD_MIN} characters")
+            user = User(username=name, email=email, password_hash=passwords().hash(secret), role=admin_role)
+            db.add(user)
+            db.commit()
+            click.echo(f"create-admin: created administrator {name} <{email}>")
+        elif user.role_id == admin_role.id:
+            click.echo(f"create-admin: {user.username} <{user.email}> is already an administrator; nothing to do")
+        else:
+            user.role = admin_role
+            db.commit()
+            click.echo(f"create-admin: {user.username} <{user.email}> is now an administrator")
+
+

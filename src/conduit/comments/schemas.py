@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from conduit.profiles.schemas import Profile
+from conduit.validation import RequestModel, RequiredText
+
+
+class NewComment(RequestModel):
+    body: Annotated[RequiredText, Field(max_length=10_000)]
+
+
+class NewCommentRequest(RequestModel):
+    comment: NewComment
+
+
+class CommentPath(BaseModel):
+    slug: str = Field(max_length=300)
+    id: int = Field(ge=1, le=2**63 - 1, description="The comment's id")
+
+
+class Comment(BaseModel):
+    id: int
+    createdAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    body: str
+    author: Profile
+
+
+class SingleCommentResponse(BaseModel):
+    comment: Comment
+
+
+class MultipleCommentsResponse(BaseModel):
+    comments: list[Comment]

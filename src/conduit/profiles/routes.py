@@ -1,0 +1,70 @@
+"""Profiles and follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_openapi3 import APIBlueprint, Tag
+from sqlalchemy import delete
+
+from conduit.api import TOKEN, responses
+from conduit.db import insert_ignoring_duplicates, session
+from conduit.errors import ApiError, not_found
+from conduit.profiles.models import Follow
+from conduit.profiles.queries import find_user, is_following, profile_json
+from conduit.profiles.schemas import ProfileResponse, UsernamePath
+from conduit.security import auth_optional, auth_required, current_user, optional_user
+from conduit.users.models import User
+
+bp = APIBlueprint("profiles", __name__, url_prefix="/api", abp_tags=[Tag(name="Profile")])
+
+
+def _profile_or_404(username: str) -> User:
+    user = find_user(session(), username)
+    if user is None:
+        raise not_found("profile")
+    return user
+
+
+@bp.get("/profiles/<username>", responses=responses(200, ProfileResponse, 401, 404), operation_id="GetProfileByUsername")
+@auth_optional
+def get_profile(path: UsernamePath) -> dict[str, Any]:
+    """A user's public profile; ``following`` tells whether the caller follows them."""
+    user = _profile_or_404(path.username)
+    return {"profile": profile_json(user, is_following(session(), optional_user(), user))}
+
+
+@bp.post(
+    "/profiles/<username>/follow",
+    responses=responses(200, ProfileResponse, 401, 404),
+    security=TOKEN,
+    operation_id="FollowUserByUsername",
+)
+@auth_required
+def follow(path: UsernamePath) -> dict[str, Any]:
+    """Follow a user (following twice is the same as once)."""
+    me = current_user()
+    user = _profile_or_404(path.username)
+    if user.id == me.id:
+        raise ApiError(422, {"profile": ["cannot follow yourself"]})
+    db = session()
+    insert_ignoring_duplicates(db, Follow, [{"follower_id": me.id, "followee_id": user.id}])
+    db.commit()
+    return {"profile": profile_json(user, True)}
+
+
+@bp.delete(
+    "/profiles/<username>/follow",
+    responses=responses(200, ProfileResponse, 401, 404),
+    security=TOKEN,
+    operation_id="UnfollowUserByUsername",
+)
+@auth_required
+def unfollow(path: UsernamePath) -> dict[str, Any]:
+    """Stop following a user (a no-op when not following)."""
+    me = current_user()
+    user = _profile_or_404(path.username)
+    db = session()
+    db.execute(delete(Follow).where(Follow.follower_id == me.id, Follow.followee_id == user.id))
+    db.commit()
+    return {"profile": profile_json(user, False)}

@@ -1,0 +1,222 @@
+"""Typed settings with three profiles, read from the environment, `.env` and an optional YAML file.
+
+Precedence, highest first:
+
+1. keyword arguments given to :func:`load_settings` (tests use these);
+2. the process environment (``SECRET_KEY=... conduit serve``);
+3. the ``.env`` file in the working directory;
+4. the YAML file named by ``CONDUIT_CONFIG_FILE`` (keys are the lower-case setting names);
+5. the defaults of the profile chosen by ``CONDUIT_ENV`` (``development`` when unset).
+
+A production profile refuses an unsafe configuration: :func:`load_settings` raises
+:class:`ConfigError` with a single line that names the offending setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from dotenv import dotenv_values
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+Profile = Literal["development", "testing", "production"]
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
+TEST_SECRET_KEY = "test-insecure-secret-key-do-not-use-in-production"
+#: Values that must never sign production tokens: our own defaults and the classics of tutorials.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        DEV_SECRET_KEY,
+        TEST_SECRET_KEY,
+        "secret",
+        "secret-key",
+        "secret_key",
+        "changeme",
+        "change-me",
+        "change_me",
+        "hard to guess string",
+        "dev",
+        "development",
+        "your-secret-key",
+        "replace-me",
+    }
+)
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is one line naming the setting."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept Heroku-style ``postgres://`` URLs and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. Environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    conduit_env: Profile = "development"
+    debug: bool = False
+    testing: bool = False
+    secret_key: str = DEV_SECRET_KEY
+    database_url: str = "sqlite:///var/conduit.db"
+    #: SQLAlchemy connection pool (ignored by SQLite, which uses one connection per thread).
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=60)
+    #: Seconds a new database connection may take before the request fails (PostgreSQL).
+    db_connect_timeout: int = Field(default=3, ge=1, le=60)
+    #: Milliseconds the readiness probe's ``SELECT 1`` may take.
+    readiness_timeout_ms: int = Field(default=1000, ge=50, le=30000)
+    #: Log SQL statements that take longer than this many milliseconds (0 disables).
+    slow_query_ms: int = Field(default=500, ge=0)
+
+    #: Argon2id cost (argon2-cffi's defaults, RFC 9106's second recommended option).
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_kib: int = Field(default=65536, ge=8, le=1024 * 1024)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
+
+    jwt_issuer: str = "conduit"
+    jwt_expires_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    #: Largest request body accepted, in bytes; nginx's ``client_max_body_size`` must match.
+    max_content_length: int = Field(default=1024 * 1024, ge=1024)
+    #: Page size of list endpoints when the client sends no ``limit``, and the largest it may ask for.
+    default_page_size: int = Field(default=20, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+
+    conduit_admin_email: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    redis_url: str | None = None
+
+    _profile_name: ClassVar[Profile] = "development"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        config_file = _lookup("CONDUIT_CONFIG_FILE")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _page_sizes(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("DEFAULT_PAGE_SIZE must not exceed MAX_PAGE_SIZE")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class DevelopmentSettings(Settings):
+    conduit_env: Profile = "development"
+    debug: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
+
+
+class TestingSettings(Settings):
+    conduit_env: Profile = "testing"
+    testing: bool = True
+    secret_key: str = TEST_SECRET_KEY
+    database_url: str = "sqlite:///var/conduit-test.db"
+    # Argon2 at production cost would dominate the test suite's run time.
+    argon2_time_cost: int = 1
+    argon2_memory_kib: int = 64
+    argon2_parallelism: int = 1
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+
+
+class ProductionSettings(Settings):
+    conduit_env: Profile = "production"
+    secret_key: str = ""
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> ProductionSettings:
+        if not self.secret_key:
+            raise ValueError("SECRET_KEY is not set; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        if self.secret_key in KNOWN_DEFAULT_SECRETS:
+            raise ValueError("SECRET_KEY is a known default value; set a random secret of at least 32 bytes")
+        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set a longer random secret")
+        if self.debug:
+            raise ValueError("DEBUG is on; the production profile must run with DEBUG=false")
+        if self.testing:
+            raise ValueError("TESTING is on; the production profile must run with TESTING=false")
+        return self
+
+
+PROFILES: dict[str, type[Settings]] = {
+    "development": DevelopmentSettings,
+    "testing": TestingSettings,
+    "production": ProductionSettings,
+}
+
+
+def _lookup(name: str) -> str | None:
+    """A variable from the environment, else from ``.env``: used before the settings exist."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    env_file = Path(".env")
+    if env_file.is_file():
+        return dotenv_values(env_file).get(name) or None
+    return None
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]).upper()
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not field:
+        return message
+    return f"{field}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings of the profile named by ``CONDUIT_ENV`` (or ``conduit_env=`` in *overrides*)."""
+    profile = str(overrides.get("conduit_env") or _lookup("CONDUIT_ENV") or "development").lower()
+    settings_cls = PROFILES.get(profile)
+    if settings_cls is None:
+        raise ConfigError(f"CONDUIT_ENV: unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None

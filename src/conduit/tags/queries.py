@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session
+
+from conduit.db import insert_ignoring_duplicates
+from conduit.tags.models import ArticleTag, Tag
+
+
+def tag_list_column(dialect: str, article_id: Any) -> ColumnElement[Any]:
+    """A correlated subquery giving an article's tag names as one JSON array, so that a list of
+    articles needs no query per article and no second query for the tags."""
+    aggregate = func.json_agg(Tag.name) if dialect == "postgresql" else func.json_group_array(Tag.name)
+    return (
+        select(aggregate)
+        .select_from(ArticleTag)
+        .join(Tag, Tag.id == ArticleTag.tag_id)
+        .where(ArticleTag.article_id == article_id)
+        .scalar_subquery()
+    )
+
+
+def parse_tag_list(value: Any) -> list[str]:
+    """The aggregate's value (a list on PostgreSQL, JSON text on SQLite, NULL without tags), sorted."""
+    if value is None:
+        return []
+    names = json.loads(value) if isinstance(value, str) else value
+    return sorted(name for name in names if name is not None)
+
+
+def set_tags(db: Session, article_id: int, names: Sequence[str]) -> None:
+    """Make *names* the article's tags, creating the tags that do not exist yet."""
+    db.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
+    if not names:
+        return
+    insert_ignoring_duplicates(db, Tag, [{"name": name} for name in names])
+    tag_ids = db.scalars(select(Tag.id).where(Tag.name.in_(names))).all()
+    db.execute(ArticleTag.__table__.insert(), [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids])
+
+
+def used_tags(db: Session) -> list[str]:
+    """Every tag that at least one article carries, in alphabetical order."""
+    query = (
+        select(Tag.name)
+        .where(select(ArticleTag.tag_id).where(ArticleTag.tag_id == Tag.id).exists())
+        .order_by(Tag.name)
+    )
+    return list(db.scalars(query))

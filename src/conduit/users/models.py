@@ -1,0 +1,83 @@
+"""Users and Flasky-style roles: each role is a set of permission bits."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from conduit.db import Base, UTCDateTime, utcnow
+
+
+class Permission(enum.IntFlag):
+    FOLLOW = 1
+    COMMENT = 2
+    WRITE = 4
+    MODERATE = 8
+    ADMIN = 16
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    default: Mapped[bool] = mapped_column(default=False, index=True)
+    permissions: Mapped[int] = mapped_column(Integer, default=0)
+
+    #: name -> (permissions, is the default role for new accounts)
+    ROLES: dict[str, tuple[Permission, bool]] = {  # noqa: RUF012
+        "User": (Permission.FOLLOW | Permission.COMMENT | Permission.WRITE, True),
+        "Moderator": (Permission.FOLLOW | Permission.COMMENT | Permission.WRITE | Permission.MODERATE, False),
+        "Administrator": (
+            Permission.FOLLOW | Permission.COMMENT | Permission.WRITE | Permission.MODERATE | Permission.ADMIN,
+            False,
+        ),
+    }
+
+    @classmethod
+    def insert_roles(cls, session: Session) -> list[str]:
+        """Create or correct the three roles; return a description of each change (empty: no change)."""
+        changes: list[str] = []
+        existing = {role.name: role for role in session.scalars(select(cls))}
+        for name, (permissions, default) in cls.ROLES.items():
+            role = existing.get(name)
+            if role is None:
+                session.add(cls(name=name, permissions=int(permissions), default=default))
+                changes.append(f"created role {name}")
+            elif role.permissions != int(permissions) or role.default != default:
+                role.permissions = int(permissions)
+                role.default = default
+                changes.append(f"updated role {name}")
+        session.flush()
+        return changes
+
+    def has(self, permission: Permission) -> bool:
+        return self.permissions & permission == permission
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    bio: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(String(2048))
+    role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    role: Mapped[Role | None] = relationship(lazy="joined")
+
+    def can(self, permission: Permission) -> bool:
+        if self.role is None:
+            return bool(Role.ROLES["User"][0] & permission == permission)
+        return self.role.has(permission)
+
+
+# Case-insensitive uniqueness of e-mail addresses, and the index that login's lookup uses.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)

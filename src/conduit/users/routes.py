@@ -1,0 +1,133 @@
+"""Registration, login and the current user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_openapi3 import APIBlueprint, Tag
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from conduit.api import TOKEN, responses, settings
+from conduit.db import session
+from conduit.errors import ApiError
+from conduit.security import auth_required, current_user, passwords, tokens
+from conduit.users.models import Role, User
+from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
+
+bp = APIBlueprint("users", __name__, url_prefix="/api", abp_tags=[Tag(name="User and Authentication")])
+
+
+def user_json(user: User, token: str) -> dict[str, Any]:
+    return {
+        "user": {
+            "email": user.email,
+            "token": token,
+            "username": user.username,
+            "bio": user.bio,
+            "image": user.image,
+        }
+    }
+
+
+def _conflicts(db: Session, username: str | None, email: str | None, exclude: int | None = None) -> None:
+    errors: dict[str, list[str]] = {}
+    if username is not None:
+        query = select(User.id).where(User.username == username, User.id != (exclude or 0))
+        if db.scalar(query) is not None:
+            errors["username"] = ["has already been taken"]
+    if email is not None:
+        query = select(User.id).where(func.lower(User.email) == email.lower(), User.id != (exclude or 0))
+        if db.scalar(query) is not None:
+            errors["email"] = ["has already been taken"]
+    if errors:
+        raise ApiError(409, errors)
+
+
+def _commit_user(db: Session, username: str, email: str, exclude: int | None = None) -> None:
+    """Commit; a unique violation that slipped past the check (a concurrent request) is still a 409."""
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        _conflicts(db, username, email, exclude)
+        raise
+
+
+def _role_for(db: Session, email: str) -> Role | None:
+    admin_email = settings().conduit_admin_email
+    if admin_email and email.lower() == admin_email.lower():
+        return db.scalars(select(Role).where(Role.name == "Administrator")).first()
+    return db.scalars(select(Role).where(Role.default.is_(True))).first()
+
+
+@bp.post("/users", responses=responses(201, UserResponse, 409), operation_id="CreateUser")
+def register(body: NewUserRequest) -> tuple[dict[str, Any], int]:
+    """Register a new user."""
+    data = body.user
+    db = session()
+    _conflicts(db, data.username, data.email)
+    user = User(
+        username=data.username,
+        email=data.email,
+        password_hash=passwords().hash(data.password),
+        role=_role_for(db, data.email),
+    )
+    db.add(user)
+    _commit_user(db, data.username, data.email)
+    return user_json(user, tokens().issue(user)), 201
+
+
+@bp.post("/users/login", responses=responses(200, UserResponse, 401), operation_id="Login")
+def login(body: LoginUserRequest) -> dict[str, Any]:
+    """Log in with e-mail and password; answers with a fresh token."""
+    db = session()
+    user = db.scalars(select(User).where(func.lower(User.email) == body.user.email.lower())).first()
+    hasher = passwords()
+    if not hasher.verify(user.password_hash if user else None, body.user.password) or user is None:
+        raise ApiError(401, {"credentials": ["invalid"]})
+    if hasher.needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(body.user.password)
+        db.commit()
+    return user_json(user, tokens().issue(user))
+
+
+@bp.get("/user", responses=responses(200, UserResponse, 401), security=TOKEN, operation_id="GetCurrentUser")
+@auth_required
+def get_current_user() -> dict[str, Any]:
+    """The logged-in user, with the token the request was made with."""
+    return user_json(current_user(), g.token)
+
+
+@bp.put("/user", responses=responses(200, UserResponse, 401, 409), security=TOKEN, operation_id="UpdateCurrentUser")
+@auth_required
+def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
+    """Change any of username, email, password, bio and image; at least one must be sent."""
+    user = current_user()
+    data = body.user
+    sent = data.model_fields_set
+    if not sent:
+        raise ApiError(422, {"user": ["must contain at least one of username, email, password, bio, image"]})
+    db = session()
+    _conflicts(
+        db,
+        data.username if "username" in sent else None,
+        data.email if "email" in sent else None,
+        exclude=user.id,
+    )
+    if "username" in sent:
+        user.username = data.username
+    if "email" in sent:
+        user.email = data.email
+    if "password" in sent:
+        user.password_hash = passwords().hash(data.password)
+    if "bio" in sent:
+        user.bio = data.bio
+    if "image" in sent:
+        user.image = data.image
+    _commit_user(db, user.username, user.email, exclude=user.id)
+    return user_json(user, g.token)
+
+

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+from conduit.profiles.schemas import Profile
+from conduit.validation import BLANK, BlankToNone, RequestModel, RequiredText
+
+USERNAME_MAX = 64
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+
+
+def _check_username(value: str) -> str:
+    if not all(ch.isalnum() or ch in "_.-" for ch in value):
+        raise PydanticCustomError(
+            "username", "may contain only letters, digits, underscores, hyphens and periods"
+        )
+    return value
+
+
+def _check_email(value: str) -> str:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise PydanticCustomError("email", "is invalid") from None
+    return value
+
+
+def _password_present(value: Any) -> Any:
+    if value is None or value == "":
+        raise PydanticCustomError("blank", BLANK)
+    return value
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not (value.startswith(("https://", "http://")) and "." in value.split("/")[2]):
+        raise PydanticCustomError("url", "must be an http(s) URL")
+    return value
+
+
+Username = Annotated[RequiredText, Field(max_length=USERNAME_MAX), AfterValidator(_check_username)]
+Email = Annotated[RequiredText, Field(max_length=254), AfterValidator(_check_email)]
+#: NIST SP 800-63B: at least 8 characters, long passphrases accepted, no composition rules.
+NewPassword = Annotated[
+    str, BeforeValidator(_password_present), Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+]
+Bio = Annotated[Annotated[str, Field(max_length=10_000)] | None, BlankToNone]
+ImageUrl = Annotated[Annotated[str, Field(max_length=2048)] | None, BlankToNone, AfterValidator(_check_url)]
+
+
+class NewUser(RequestModel):
+    username: Username
+    email: Email
+    password: NewPassword
+
+
+class NewUserRequest(RequestModel):
+    user: NewUser
+
+
+class LoginUser(RequestModel):
+    email: RequiredText
+    password: Annotated[str, BeforeValidator(_password_present), Field(max_length=PASSWORD_MAX)]
+
+
+class LoginUserRequest(RequestModel):
+    user: LoginUser
+
+
+class UpdateUser(RequestModel):
+    """Every field is optional; a field that is sent is validated (``null`` only for bio and image)."""
+
+    username: Username = ""
+    email: Email = ""
+    password: NewPassword = ""
+    bio: Bio = None
+    image: ImageUrl = None
+
+
+class UpdateUserRequest(RequestModel):
+    user: UpdateUser
+
+
+class User(BaseModel):
+    email: str
+    token: str
+    username: str
+    bio: str | None
+    image: str | None
+
+
+class UserResponse(BaseModel):
+    user: User

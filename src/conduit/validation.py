@@ -1,0 +1,129 @@
+"""Request validation: JSON bodies are checked before the view, pydantic errors become RealWorld errors.
+
+Messages follow the RealWorld suites ("can't be blank", "has already been taken") and are written for
+the developer of a client: each names what was wrong with the value, never Python internals.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from flask import Response, request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+from werkzeug.exceptions import BadRequest
+
+from conduit.errors import ApiError, error_response
+
+BLANK = "can't be blank"
+
+_MESSAGES: dict[str, str] = {
+    "missing": BLANK,
+    "string_type": "must be a string",
+    "list_type": "must be an array",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_too_short": "is too short (minimum is {min_length} characters)",
+    "string_too_long": "is too long (maximum is {max_length} characters)",
+    "too_short": "is too short (minimum is {min_length} items)",
+    "too_long": "is too long (maximum is {max_length} items)",
+    "greater_than_equal": "must be greater than or equal to {ge}",
+    "greater_than": "must be greater than {gt}",
+    "less_than_equal": "must be less than or equal to {le}",
+    "less_than": "must be less than {lt}",
+    "extra_forbidden": "is not a known field",
+}
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies and parameters: unknown fields are ignored, strings are not coerced."""
+
+    model_config = ConfigDict(extra="ignore", strict=False, populate_by_name=True)
+
+
+def _field_name(details: ErrorDetails) -> str:
+    names = [part for part in details["loc"] if isinstance(part, str)]
+    return names[-1] if names else "body"
+
+
+def _message(details: ErrorDetails) -> str:
+    kind = details["type"]
+    template = _MESSAGES.get(kind)
+    if template is None:
+        return str(details["msg"])
+    try:
+        return template.format(**details.get("ctx", {}))
+    except (KeyError, IndexError):
+        return str(details["msg"])
+
+
+def errors_from_validation(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for details in exc.errors(include_url=False):
+        messages = errors.setdefault(_field_name(details), [])
+        message = _message(details)
+        if message not in messages:
+            messages.append(message)
+    return errors
+
+
+def validation_error_response(exc: ValidationError) -> Response:
+    """flask-openapi3's ``validation_error_callback``."""
+    return error_response(422, errors_from_validation(exc))
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or mimetype.endswith("+json")
+
+
+def check_json_body() -> None:
+    """Before a view runs: a request that carries a body must send well-formed JSON and say so."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding", "") == "chunked"
+    if not has_body:
+        return
+    if not _is_json(request.mimetype):
+        sent = request.mimetype or "no Content-Type"
+        raise ApiError(422, {"body": [f"must be JSON sent with Content-Type: application/json (got {sent})"]})
+    try:
+        request.get_json()
+    except BadRequest as exc:
+        cause = exc.__cause__ or exc.__context__
+        detail = f": {cause}" if isinstance(cause, ValueError) else ""
+        raise ApiError(422, {"body": [f"is not valid JSON{detail}"]}) from None
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise PydanticCustomError("blank", BLANK)
+    return value
+
+
+def _strip_required(value: Any) -> Any:
+    value = _not_null(value)
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            raise PydanticCustomError("blank", BLANK)
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+#: A required string: null, missing, empty or only spaces is "can't be blank"; surrounding spaces go.
+RequiredText = Annotated[str, BeforeValidator(_strip_required)]
+#: For optional strings where "" means "no value" (``bio``, ``image``).
+BlankToNone = BeforeValidator(_blank_to_none)
+#: A value that may be left out but never sent as null (used on updates).
+NotNull = BeforeValidator(_not_null)
