@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from flask import current_app
@@ -17,7 +18,8 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "`Token <jwt>`, the token returned by registration or login.",
     }
 }
-TOKEN = [{"Token": []}]
+TOKEN: list[dict[str, list[str]]] = [{"Token": []}]
+ResponseMap = dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None]
 
 
 class GenericError(BaseModel):
@@ -26,9 +28,9 @@ class GenericError(BaseModel):
     errors: dict[str, list[str]] = Field(examples=[{"title": ["can't be blank"]}])
 
 
-def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> dict[int, Any]:
+def responses(ok: int, model: type[BaseModel] | None, *errors: int) -> ResponseMap:
     """The response map of one operation: its success status and the error statuses it can send."""
-    result: dict[int, Any] = {ok: model if model is not None else {"description": "No content"}}
+    result: ResponseMap = {ok: model if model is not None else {"description": "No content"}}
     for status in (*errors, 422):
         result[status] = GenericError
     return result

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, redirect
-from flask_openapi3 import Info, OpenAPI
-from flask_openapi3 import Tag as OpenAPITag
+from flask_openapi3.models.info import Info
+from flask_openapi3.models.server import Server
+from flask_openapi3.models.tag import Tag as OpenAPITag
+from flask_openapi3.openapi import OpenAPI
 
 from conduit import __version__, health, logs, security
 from conduit.api import SECURITY_SCHEMES, GenericError
@@ -38,7 +40,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
         validation_error_callback=validation_error_response,
         doc_prefix="/api/docs",
         doc_url="/openapi.json",
-        servers=[{"url": "/", "description": "this server"}],
+        servers=[Server(url="/", description="this server")],
     )
     app.tags = [OpenAPITag(name=name) for name in API_TAGS]
     app.config.update(

@@ -55,7 +55,9 @@ def deploy() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--bind", "-b", help="Address to listen on (default: 127.0.0.1:$PORT, PORT defaults to 8000).")
-@click.option("--workers", "-w", type=int, help="Worker processes (default: WEB_CONCURRENCY or 2 x cores + 1).")
+@click.option(
+    "--workers", "-w", type=int, help="Worker processes (default: WEB_CONCURRENCY or 2 x cores + 1)."
+)
 @click.option(
     "--config",
     "config_path",
@@ -63,7 +65,9 @@ def deploy() -> None:
     help="gunicorn configuration file (default: deploy/gunicorn.conf.py).",
 )
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
-def serve(bind: str | None, workers: int | None, config_path: Path | None, gunicorn_args: tuple[str, ...]) -> None:
+def serve(
+    bind: str | None, workers: int | None, config_path: Path | None, gunicorn_args: tuple[str, ...]
+) -> None:
     """Serve the API with gunicorn in the foreground. The configuration is checked first, so an
     unsafe production setting stops here with one line. Extra arguments go to gunicorn."""
     try:
@@ -82,7 +86,10 @@ def serve(bind: str | None, workers: int | None, config_path: Path | None, gunic
 
 
 def _default_gunicorn_config() -> Path:
-    for candidate in (Path.cwd() / "deploy" / "gunicorn.conf.py", Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"):
+    for candidate in (
+        Path.cwd() / "deploy" / "gunicorn.conf.py",
+        Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py",
+    ):
         if candidate.is_file():
             return candidate
     raise click.ClickException("deploy/gunicorn.conf.py not found; pass --config")
@@ -90,8 +97,16 @@ def _default_gunicorn_config() -> Path:
 
 @main.command()
 @click.option("--users", "user_count", default=50, show_default=True, type=click.IntRange(1, 1_000_000))
-@click.option("--articles", "article_count", default=200, show_default=True, type=click.IntRange(0, 10_000_000))
-@click.option("--seed", "random_seed", default=42, show_default=True, help="Random seed: the same seed gives the same data.")
+@click.option(
+    "--articles", "article_count", default=200, show_default=True, type=click.IntRange(0, 10_000_000)
+)
+@click.option(
+    "--seed",
+    "random_seed",
+    default=42,
+    show_default=True,
+    help="Random seed: the same seed gives the same data.",
+)
 @click.option("--password", default="password123", show_default=True, help="Password of every demo account.")
 def seed(user_count: int, article_count: int, random_seed: int, password: str) -> None:
     """Fill the database with realistic demo data: users who follow each other, articles with tags,
@@ -102,7 +117,11 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
     app = _app()
     with app.app_context():
         summary = seed_database(
-            get_db(), user_count=user_count, article_count=article_count, random_seed=random_seed, password=password
+            get_db(),
+            user_count=user_count,
+            article_count=article_count,
+            random_seed=random_seed,
+            password=password,
         )
     click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
 
@@ -110,7 +129,9 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
 @main.command("create-admin")
 @click.option("--email", required=True, help="E-mail of the account (created when it does not exist).")
 @click.option("--username", help="Username for a new account (default: the part of the e-mail before @).")
-@click.option("--password", help="Password for a new account (asked for when not given; at least 8 characters).")
+@click.option(
+    "--password", help="Password for a new account (asked for when not given; at least 8 characters)."
+)
 def create_admin(email: str, username: str | None, password: str | None) -> None:
     """Give an account the Administrator role, creating the account if needed."""
     from conduit.security import passwords
@@ -136,10 +157,10 @@ def create_admin(email: str, username: str | None, password: str | None) -> None
             db.commit()
             click.echo(f"create-admin: created administrator {name} <{email}>")
         elif user.role_id == admin_role.id:
-            click.echo(f"create-admin: {user.username} <{user.email}> is already an administrator; nothing to do")
+            click.echo(
+                f"create-admin: {user.username} <{user.email}> is already an administrator; nothing to do"
+            )
         else:
             user.role = admin_role
             db.commit()
             click.echo(f"create-admin: {user.username} <{user.email}> is now an administrator")
-
-

@@ -40,7 +40,8 @@ def run_deploy() -> DeployReport:
             user = db.scalars(select(User).where(func.lower(User.email) == admin_email.lower())).first()
             if user is None:
                 report.notes.append(
-                    f"CONDUIT_ADMIN_EMAIL {admin_email} has no account yet; it becomes an administrator on registration"
+                    f"CONDUIT_ADMIN_EMAIL {admin_email} has no account yet; "
+                    "it becomes an administrator when it registers"
                 )
             elif user.role_id != admin.id:
                 user.role = admin

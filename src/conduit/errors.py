@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -24,7 +25,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, errors: dict[str, list[str]], headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, errors: dict[str, list[str]], headers: dict[str, str] | None = None
+) -> Response:
     response = jsonify({"errors": errors})
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -53,7 +56,7 @@ def unprocessable(field: str, message: str) -> ApiError:
 
 
 def _http_error(exc: HTTPException) -> Response:
-    if exc.response is not None:  # abort(response), e.g. a validation error already shaped by us
+    if isinstance(exc.response, Response):  # abort(response): a validation error already shaped by us
         return exc.response
     status = exc.code or 500
     headers: dict[str, str] = {}

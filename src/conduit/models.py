@@ -7,4 +7,15 @@ from conduit.profiles.models import Follow
 from conduit.tags.models import ArticleTag, Tag
 from conduit.users.models import Permission, Role, User
 
-__all__ = ["Article", "ArticleTag", "Base", "Comment", "Favorite", "Follow", "Permission", "Role", "Tag", "User"]
+__all__ = [
+    "Article",
+    "ArticleTag",
+    "Base",
+    "Comment",
+    "Favorite",
+    "Follow",
+    "Permission",
+    "Role",
+    "Tag",
+    "User",
+]

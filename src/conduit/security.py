@@ -59,7 +59,9 @@ class Passwords:
     def verify(self, password_hash: str | None, password: str) -> bool:
         """True when *password* matches; with no hash, spends the same time and returns False."""
         try:
-            return self.hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            return (
+                self.hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            )
         except (VerificationError, InvalidHashError):
             return False
 
@@ -93,7 +95,7 @@ class Tokens:
         except jwt.InvalidTokenError:
             raise unauthorized("is invalid") from None
         subject = claims["sub"]
-        if not isinstance(subject, str) or not subject.isdigit():
+        if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()):
             raise unauthorized("is invalid")
         return int(subject)
 

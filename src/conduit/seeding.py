@@ -25,15 +25,80 @@ BATCH = 500
 T = TypeVar("T")
 
 WORDS = (
-    "python flask gunicorn nginx postgres redis docker deploy worker request latency cache index query "
-    "token session queue metric log trace header proxy socket thread process memory server client "
-    "schema migration release rollback replica backup cluster pipeline test benchmark profile async"
-).split()
+    "python",
+    "flask",
+    "gunicorn",
+    "nginx",
+    "postgres",
+    "redis",
+    "docker",
+    "deploy",
+    "worker",
+    "request",
+    "latency",
+    "cache",
+    "index",
+    "query",
+    "token",
+    "session",
+    "queue",
+    "metric",
+    "log",
+    "trace",
+    "header",
+    "proxy",
+    "socket",
+    "thread",
+    "process",
+    "memory",
+    "server",
+    "client",
+    "schema",
+    "migration",
+    "release",
+    "rollback",
+    "replica",
+    "backup",
+    "cluster",
+    "pipeline",
+    "test",
+    "benchmark",
+    "profile",
+    "async",
+)
 TAGS = (
-    "python flask webdev devops databases postgres redis docker kubernetes testing performance security "
-    "observability logging api design architecture career opensource tutorial linux networking nginx "
-    "gunicorn sqlalchemy alembic javascript css frontend backend cloud"
-).split()
+    "python",
+    "flask",
+    "webdev",
+    "devops",
+    "databases",
+    "postgres",
+    "redis",
+    "docker",
+    "kubernetes",
+    "testing",
+    "performance",
+    "security",
+    "observability",
+    "logging",
+    "api",
+    "design",
+    "architecture",
+    "career",
+    "opensource",
+    "tutorial",
+    "linux",
+    "networking",
+    "nginx",
+    "gunicorn",
+    "sqlalchemy",
+    "alembic",
+    "javascript",
+    "css",
+    "frontend",
+    "backend",
+    "cloud",
+)
 BIOS = (
     None,
     "Backend engineer. Coffee, queues and quiet pagers.",
@@ -60,14 +125,16 @@ def _progress(label: str, length: int) -> Any:
 def seed_database(
     database: Database, *, user_count: int, article_count: int, random_seed: int, password: str
 ) -> dict[str, int]:
-    rng = random.Random(random_seed)
+    rng = random.Random(random_seed)  # noqa: S311 - demo data, not security
     with database.standalone_session() as db:
         summary = _seed(db, rng, user_count, article_count, password)
         db.commit()
     return summary
 
 
-def _seed(db: Session, rng: random.Random, user_count: int, article_count: int, password: str) -> dict[str, int]:
+def _seed(
+    db: Session, rng: random.Random, user_count: int, article_count: int, password: str
+) -> dict[str, int]:
     role_id = db.scalar(select(Role.id).where(Role.default.is_(True)))
     password_hash = passwords().hash(password)
     taken = set(db.scalars(select(User.username).where(User.username.like("demo%"))))
@@ -106,7 +173,9 @@ def _seed(db: Session, rng: random.Random, user_count: int, article_count: int, 
     }
     with _progress("follows", len(follows)) as bar:
         for follow_chunk in _chunks(sorted(follows)):
-            insert_ignoring_duplicates(db, Follow, [{"follower_id": a, "followee_id": b} for a, b in follow_chunk])
+            insert_ignoring_duplicates(
+                db, Follow, [{"follower_id": a, "followee_id": b} for a, b in follow_chunk]
+            )
             bar.update(len(follow_chunk))
 
     insert_ignoring_duplicates(db, Tag, [{"name": name} for name in TAGS])
@@ -129,7 +198,9 @@ def _article_batch(
     rows = []
     for _ in range(size):
         title = _sentence(rng, 3, 8)
-        created = now - timedelta(seconds=rng.randint(0, 365 * 24 * 3600), microseconds=rng.randint(0, 999_999))
+        created = now - timedelta(
+            seconds=rng.randint(0, 365 * 24 * 3600), microseconds=rng.randint(0, 999_999)
+        )
         rows.append(
             {
                 "slug": f"{base_slug(title)}-{rng.getrandbits(40):010x}",

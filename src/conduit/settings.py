@@ -29,8 +29,8 @@ from pydantic_settings import (
 
 Profile = Literal["development", "testing", "production"]
 
-DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
-TEST_SECRET_KEY = "test-insecure-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
+TEST_SECRET_KEY = "test-insecure-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
 #: Values that must never sign production tokens: our own defaults and the classics of tutorials.
 KNOWN_DEFAULT_SECRETS = frozenset(
     {
@@ -171,11 +171,16 @@ class ProductionSettings(Settings):
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> ProductionSettings:
         if not self.secret_key:
-            raise ValueError("SECRET_KEY is not set; generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+            raise ValueError(
+                "SECRET_KEY is not set; generate one with: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         if self.secret_key in KNOWN_DEFAULT_SECRETS:
             raise ValueError("SECRET_KEY is a known default value; set a random secret of at least 32 bytes")
         if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set a longer random secret")
+            raise ValueError(
+                f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set a longer random secret"
+            )
         if self.debug:
             raise ValueError("DEBUG is on; the production profile must run with DEBUG=false")
         if self.testing:
@@ -217,6 +222,7 @@ def load_settings(**overrides: Any) -> Settings:
     if settings_cls is None:
         raise ConfigError(f"CONDUIT_ENV: unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     try:
-        return settings_cls(**overrides)
+        # The chosen profile names itself: CONDUIT_ENV=Production or a YAML `conduit_env` cannot relabel it.
+        return settings_cls(**{**overrides, "conduit_env": profile})
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None

@@ -54,6 +54,9 @@ def _field_name(details: ErrorDetails) -> str:
 
 def _message(details: ErrorDetails) -> str:
     kind = details["type"]
+    if kind in ("too_short", "too_long") and isinstance(details.get("input"), str):
+        # A length constraint behind a BeforeValidator is checked generically: a string still counts characters.
+        kind = f"string_{kind}"
     template = _MESSAGES.get(kind)
     if template is None:
         return str(details["msg"])

@@ -29,7 +29,11 @@ class ArticleFilter:
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
         if self.tag is not None:
-            tagged = select(ArticleTag.article_id).join(Tag, Tag.id == ArticleTag.tag_id).where(Tag.name == self.tag)
+            tagged = (
+                select(ArticleTag.article_id)
+                .join(Tag, Tag.id == ArticleTag.tag_id)
+                .where(Tag.name == self.tag)
+            )
             conditions.append(Article.id.in_(tagged))
         if self.author is not None:
             author = aliased(User)

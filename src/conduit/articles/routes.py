@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -91,7 +92,11 @@ def get_feed(query: FeedQuery) -> dict[str, Any]:
     """Recent articles by the authors the caller follows."""
     user = current_user()
     articles, count = list_articles(
-        session(), user.id, ArticleFilter(followed_by=user.id), limit=page_size(query.limit), offset=query.offset
+        session(),
+        user.id,
+        ArticleFilter(followed_by=user.id),
+        limit=page_size(query.limit),
+        offset=query.offset,
     )
     return {"articles": articles, "articlesCount": count}
 

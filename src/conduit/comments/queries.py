@@ -35,7 +35,12 @@ def comment_json(row: Row[Any]) -> dict[str, Any]:
         "createdAt": iso_utc(row.created_at),
         "updatedAt": iso_utc(row.updated_at),
         "body": row.body,
-        "author": {"username": row.username, "bio": row.bio, "image": row.image, "following": bool(row.following)},
+        "author": {
+            "username": row.username,
+            "bio": row.bio,
+            "image": row.image,
+            "following": bool(row.following),
+        },
     }
 
 

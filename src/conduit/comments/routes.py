@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 from sqlalchemy import select
 
 from conduit.api import TOKEN, responses
@@ -12,7 +13,12 @@ from conduit.articles.routes import article_or_404
 from conduit.articles.schemas import SlugPath
 from conduit.comments.models import Comment
 from conduit.comments.queries import article_comments, comment_view
-from conduit.comments.schemas import CommentPath, MultipleCommentsResponse, NewCommentRequest, SingleCommentResponse
+from conduit.comments.schemas import (
+    CommentPath,
+    MultipleCommentsResponse,
+    NewCommentRequest,
+    SingleCommentResponse,
+)
 from conduit.db import session
 from conduit.errors import forbidden, not_found
 from conduit.security import auth_optional, auth_required, current_user, optional_user

@@ -14,9 +14,7 @@ def find_user(session: Session, username: str) -> User | None:
 def is_following(session: Session, follower: User | None, followee: User) -> bool:
     if follower is None or follower.id == followee.id:
         return False
-    query = select(
-        exists().where(Follow.follower_id == follower.id, Follow.followee_id == followee.id)
-    )
+    query = select(exists().where(Follow.follower_id == follower.id, Follow.followee_id == followee.id))
     return bool(session.scalar(query))
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 from sqlalchemy import delete
 
 from conduit.api import TOKEN, responses
@@ -26,7 +27,11 @@ def _profile_or_404(username: str) -> User:
     return user
 
 
-@bp.get("/profiles/<username>", responses=responses(200, ProfileResponse, 401, 404), operation_id="GetProfileByUsername")
+@bp.get(
+    "/profiles/<username>",
+    responses=responses(200, ProfileResponse, 401, 404),
+    operation_id="GetProfileByUsername",
+)
 @auth_optional
 def get_profile(path: UsernamePath) -> dict[str, Any]:
     """A user's public profile; ``following`` tells whether the caller follows them."""

@@ -4,7 +4,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from conduit.db import insert_ignoring_duplicates
@@ -39,7 +39,7 @@ def set_tags(db: Session, article_id: int, names: Sequence[str]) -> None:
         return
     insert_ignoring_duplicates(db, Tag, [{"name": name} for name in names])
     tag_ids = db.scalars(select(Tag.id).where(Tag.name.in_(names))).all()
-    db.execute(ArticleTag.__table__.insert(), [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids])
+    db.execute(insert(ArticleTag), [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids])
 
 
 def used_tags(db: Session) -> list[str]:

@@ -32,7 +32,11 @@ class Role(Base):
         "User": (Permission.FOLLOW | Permission.COMMENT | Permission.WRITE, True),
         "Moderator": (Permission.FOLLOW | Permission.COMMENT | Permission.WRITE | Permission.MODERATE, False),
         "Administrator": (
-            Permission.FOLLOW | Permission.COMMENT | Permission.WRITE | Permission.MODERATE | Permission.ADMIN,
+            Permission.FOLLOW
+            | Permission.COMMENT
+            | Permission.WRITE
+            | Permission.MODERATE
+            | Permission.ADMIN,
             False,
         ),
     }

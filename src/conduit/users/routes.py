@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -101,7 +102,12 @@ def get_current_user() -> dict[str, Any]:
     return user_json(current_user(), g.token)
 
 
-@bp.put("/user", responses=responses(200, UserResponse, 401, 409), security=TOKEN, operation_id="UpdateCurrentUser")
+@bp.put(
+    "/user",
+    responses=responses(200, UserResponse, 401, 409),
+    security=TOKEN,
+    operation_id="UpdateCurrentUser",
+)
 @auth_required
 def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     """Change any of username, email, password, bio and image; at least one must be sent."""
@@ -129,5 +135,3 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
         user.image = data.image
     _commit_user(db, user.username, user.email, exclude=user.id)
     return user_json(user, g.token)
-
-

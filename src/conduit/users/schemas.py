@@ -6,7 +6,6 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from conduit.profiles.schemas import Profile
 from conduit.validation import BLANK, BlankToNone, RequestModel, RequiredText
 
 USERNAME_MAX = 64

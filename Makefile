@@ -1,0 +1,61 @@
+# Conduit: the make targets are the interface. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+MAIN_STAMP := $(VENV)/.installed-main
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: help run test lint format conformance lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Conduit needs Python 3.11 or newer; found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+# The locked dependencies (hashes checked), then Conduit itself without touching them.
+$(MAIN_STAMP): requirements/main.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/main.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(DEV_STAMP)
+	@touch $@
+
+$(DEV_STAMP): requirements/dev.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@ $(MAIN_STAMP)
+
+run: $(MAIN_STAMP) ## Serve the API with gunicorn on http://127.0.0.1:$PORT (SQLite under var/ unless DATABASE_URL is set)
+	$(BIN)/conduit deploy
+	$(BIN)/conduit serve
+
+test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
+	$(BIN)/python -m pytest
+
+lint: $(DEV_STAMP) ## ruff (lint + format check) and mypy --strict on src/
+	$(BIN)/ruff check src tests migrations bin deploy
+	$(BIN)/ruff format --check src tests migrations bin deploy
+	$(BIN)/mypy
+
+format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests migrations bin deploy
+	$(BIN)/ruff format src tests migrations bin deploy
+
+conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites against gunicorn, on SQLite and PostgreSQL
+	$(BIN)/python bin/conformance.py
+
+lock: $(DEV_STAMP) ## Re-resolve requirements/*.lock from pyproject.toml (needs the package index)
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
+		--no-emit-index-url --no-emit-find-links -o requirements/main.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
+		--no-emit-index-url --no-emit-find-links --extra dev -o requirements/dev.lock pyproject.toml
+
+clean: ## Remove the virtualenv, caches and local databases
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db var/*.db-*

@@ -1,0 +1,164 @@
+"""Run the official RealWorld suites (Hurl files and Postman collection, unchanged) against gunicorn.
+
+For each backend (SQLite, then PostgreSQL): make a fresh database, `conduit deploy`, start gunicorn on a
+free loopback port, wait for /readyz, run ../shared/tools/run-conformance, stop gunicorn, drop the
+database. Exits non-zero when a suite fails or a backend cannot run.
+
+    python bin/conformance.py [--backend sqlite|postgresql] [--keep-going]
+
+PostgreSQL is the server at TEST_DATABASE_URL or postgresql://postgres@127.0.0.1:5432/postgres; a
+database named conduit_conformance_<pid> is created on it and dropped afterwards. Without a server the
+PostgreSQL run is skipped with a warning, unless CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_CONFORMANCE = Path(
+    os.environ.get("CONDUIT_CONFORMANCE_TOOL", ROOT.parent / "shared" / "tools" / "run-conformance")
+)
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def log(message: str) -> None:
+    print(f"[conformance] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="conduit-conformance-") as tmp:
+        yield f"sqlite:///{tmp}/conduit.db"
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    from conduit.settings import normalize_database_url
+
+    server = normalize_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    name = f"conduit_conformance_{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with status {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def run_backend(backend: str) -> bool:
+    conduit = str(Path(sys.executable).with_name("conduit"))
+    database = sqlite_database() if backend == "sqlite" else postgres_database()
+    with database as url:
+        env = {
+            **os.environ,
+            "CONDUIT_ENV": "testing",
+            "DATABASE_URL": url,
+            "LOG_LEVEL": "WARNING",
+            "PORT": str(free_port()),
+            "WEB_CONCURRENCY": "2",
+        }
+        log(f"{backend}: conduit deploy")
+        subprocess.run([conduit, "deploy"], env=env, check=True, cwd=ROOT)  # noqa: S603
+        origin = f"http://127.0.0.1:{env['PORT']}"
+        log(f"{backend}: starting gunicorn on {origin}")
+        server = subprocess.Popen([conduit, "serve"], env=env, cwd=ROOT)  # noqa: S603
+        try:
+            wait_ready(f"{origin}/readyz", server)
+            log(f"{backend}: running {RUN_CONFORMANCE} {origin}")
+            result = subprocess.run([str(RUN_CONFORMANCE), origin], cwd=ROOT, check=False)  # noqa: S603
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        passed = result.returncode == 0
+        log(f"{backend}: {'PASSED' if passed else 'FAILED'}")
+        return passed
+
+
+def postgres_available() -> bool:
+    import sqlalchemy as sa
+
+    from conduit.settings import normalize_database_url
+
+    server = normalize_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    try:
+        engine = sa.create_engine(server, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        log(f"PostgreSQL is not available: {str(exc).splitlines()[0]}")
+        return False
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    args = parser.parse_args()
+    if not RUN_CONFORMANCE.is_file():
+        log(f"{RUN_CONFORMANCE} not found (set CONDUIT_CONFORMANCE_TOOL)")
+        return 1
+    results: dict[str, str] = {}
+    for backend in args.backend or ["sqlite", "postgresql"]:
+        if backend == "postgresql" and not postgres_available():
+            results[backend] = "FAILED (no server; CI=true)" if IN_CI else "SKIPPED (no server)"
+            continue
+        try:
+            results[backend] = "passed" if run_backend(backend) else "FAILED"
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            results[backend] = f"FAILED ({exc})"
+    for backend, outcome in results.items():
+        log(f"summary: {backend}: {outcome}")
+    return 0 if all(not outcome.startswith("FAILED") for outcome in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
