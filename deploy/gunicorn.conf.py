@@ -10,6 +10,7 @@ Every value can be overridden from the environment:
 
 import multiprocessing
 import os
+import sys
 
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
@@ -45,3 +46,17 @@ logconfig_dict = {
     },
 }
 proc_name = "conduit"
+
+
+def on_starting(server: object) -> None:
+    """Check Conduit's configuration once, in the master, before any worker boots. An unsafe setting
+    then stops gunicorn with one line; otherwise every worker fails in turn, and gunicorn prints a
+    traceback of its own when two of them fail at the same time."""
+    from conduit.settings import ConfigError, load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        sys.stderr.write(f"conduit: refusing to start: {exc}\n")
+        sys.stderr.flush()
+        raise SystemExit(4) from None

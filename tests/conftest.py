@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ def _pg_server_url() -> str | None:
         return None
 
 
-def require_or_skip(reason: str) -> None:
+def require_or_skip(reason: str) -> NoReturn:
     """Skip loudly on a laptop; fail under CI=true, where every real dependency must be present."""
     if IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)
@@ -143,7 +143,9 @@ def _reset(engine: sa.Engine) -> None:
 
 
 def _has_sqlite_sequence(conn: sa.Connection) -> bool:
-    return conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() is not None
+    return (
+        conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() is not None
+    )
 
 
 @pytest.fixture
@@ -172,9 +174,13 @@ class Account:
         return {"Authorization": f"Token {self.token}"}
 
 
-def register(client: FlaskClient, username: str, password: str = "password123", email: str | None = None) -> Account:
+def register(
+    client: FlaskClient, username: str, password: str = "password123", email: str | None = None
+) -> Account:
     email = email or f"{username}@example.com"
-    response = client.post("/api/users", json={"user": {"username": username, "email": email, "password": password}})
+    response = client.post(
+        "/api/users", json={"user": {"username": username, "email": email, "password": password}}
+    )
     assert response.status_code == 201, response.get_json()
     return Account(username, email, password, response.get_json()["user"]["token"])
 

@@ -55,8 +55,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_users_role_id"), ["role_id"], unique=False)
-    # E-mail addresses are unique whatever their case; login looks them up through this index.
+    # E-mail addresses and usernames are unique whatever their case; login looks e-mails up here.
     op.create_index("uq_users_email_lower", "users", [sa.text("lower(email)")], unique=True)
+    op.create_index("uq_users_username_lower", "users", [sa.text("lower(username)")], unique=True)
 
     op.create_table(
         "articles",
@@ -173,6 +174,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_articles_author_id_created_at")
 
     op.drop_table("articles")
+    op.drop_index("uq_users_username_lower", table_name="users")
     op.drop_index("uq_users_email_lower", table_name="users")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_role_id"))

@@ -64,11 +64,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
         app.register_api(blueprint)
     app.register_blueprint(health.bp)
 
-    @app.get("/api/openapi.json")
+    @app.get("/api/openapi.json", doc_ui=False)
     def openapi_json() -> dict[str, Any]:
         return app.api_doc
 
-    @app.get("/api/docs")
+    @app.get("/api/docs", doc_ui=False)
     def docs() -> Response:
         return redirect("/api/docs/swagger", code=302)  # type: ignore[return-value]
 

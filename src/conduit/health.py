@@ -39,4 +39,6 @@ def readyz() -> tuple[dict[str, Any], int, dict[str, str]]:
         db.rollback()
     if all(value == "ok" for value in checks.values()):
         return {"status": "ready", "checks": checks}, 200, {}
-    return {"status": "not ready", "checks": checks}, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    failed = {name: [f"is {state}"] for name, state in checks.items() if state != "ok"}
+    body = {"status": "not ready", "checks": checks, "errors": failed}
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -144,6 +144,9 @@ def _seed(
         if f"demo{number}" not in taken:
             names.append(f"demo{number}")
         number += 1
+    # A later run adds demo<N> after the existing ones: a stream of its own, or it would repeat the
+    # first run's article slugs (the same seed, the same titles and suffixes).
+    rng.seed(f"{rng.getrandbits(64)}:{names[0]}")
 
     now = utcnow()
     user_ids: list[int] = []
@@ -179,7 +182,7 @@ def _seed(
             bar.update(len(follow_chunk))
 
     insert_ignoring_duplicates(db, Tag, [{"name": name} for name in TAGS])
-    tag_ids = dict(db.execute(select(Tag.name, Tag.id).where(Tag.name.in_(TAGS))).tuples().all())
+    tag_ids = {row.name: row.id for row in db.execute(select(Tag.name, Tag.id).where(Tag.name.in_(TAGS)))}
 
     counts = {"users": len(user_ids), "follows": len(follows), "articles": 0, "favorites": 0, "comments": 0}
     with _progress("articles", article_count) as bar:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from flask import Response, request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from conduit.errors import ApiError, error_response
 
@@ -55,7 +55,7 @@ def _field_name(details: ErrorDetails) -> str:
 def _message(details: ErrorDetails) -> str:
     kind = details["type"]
     if kind in ("too_short", "too_long") and isinstance(details.get("input"), str):
-        # A length constraint behind a BeforeValidator is checked generically: a string still counts characters.
+        # A length limit behind a BeforeValidator is checked generically; a string still counts characters.
         kind = f"string_{kind}"
     template = _MESSAGES.get(kind)
     if template is None:
@@ -87,14 +87,25 @@ def _is_json(mimetype: str) -> bool:
 
 def check_json_body() -> None:
     """Before a view runs: a request that carries a body must send well-formed JSON and say so."""
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return
+    if request.method not in ("POST", "PUT", "PATCH") or request.routing_exception is not None:
+        return  # no body to check, or no route: the 404/405 is the answer
     has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding", "") == "chunked"
     if not has_body:
         return
     if not _is_json(request.mimetype):
         sent = request.mimetype or "no Content-Type"
         raise ApiError(422, {"body": [f"must be JSON sent with Content-Type: application/json (got {sent})"]})
+    # A chunked body has no length to check up front: Werkzeug stops reading at the limit, and the view
+    # would see a cut body. One byte more on the input means the body was too large.
+    limit = request.max_content_length
+    chunked_too_large = (
+        request.content_length is None
+        and limit is not None
+        and len(request.get_data()) >= limit
+        and request.environ["wsgi.input"].read(1)
+    )
+    if chunked_too_large:
+        raise RequestEntityTooLarge()
     try:
         request.get_json()
     except BadRequest as exc:

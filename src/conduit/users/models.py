@@ -83,5 +83,7 @@ class User(Base):
         return self.role.has(permission)
 
 
-# Case-insensitive uniqueness of e-mail addresses, and the index that login's lookup uses.
+# Case-insensitive uniqueness: "Alice" cannot register beside "alice", nor "A@x.io" beside "a@x.io".
+# The e-mail index is also the one login's lookup uses.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+Index("uq_users_username_lower", func.lower(User.username), unique=True)

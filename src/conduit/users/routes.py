@@ -36,7 +36,9 @@ def user_json(user: User, token: str) -> dict[str, Any]:
 def _conflicts(db: Session, username: str | None, email: str | None, exclude: int | None = None) -> None:
     errors: dict[str, list[str]] = {}
     if username is not None:
-        query = select(User.id).where(User.username == username, User.id != (exclude or 0))
+        query = select(User.id).where(
+            func.lower(User.username) == username.lower(), User.id != (exclude or 0)
+        )
         if db.scalar(query) is not None:
             errors["username"] = ["has already been taken"]
     if email is not None:

@@ -1,0 +1,260 @@
+"""The real thing: gunicorn with deploy/gunicorn.conf.py serving conduit.wsgi:app."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from conduit import migrate
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
+START_TIMEOUT = 15.0
+#: Variables of the developer's shell that would change what the server does.
+SCRUBBED = (
+    "SECRET_KEY",
+    "DEBUG",
+    "TESTING",
+    "CONDUIT_CONFIG_FILE",
+    "CONDUIT_ADMIN_EMAIL",
+    "GUNICORN_BIND",
+    "HOST",
+    "GUNICORN_CMD_ARGS",
+    "LOG_LEVEL",
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    stdout: Path
+    stderr: Path
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> Reply:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return Reply(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers), error.read())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(**values: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED}
+    env.update(values)
+    return env
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process we started, by its PID: politely first, then for good."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def gunicorn(workdir: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn with its output in files (a pipe nobody reads could fill up and block it)."""
+    stdout = workdir / "gunicorn.stdout"
+    stderr = workdir / "gunicorn.stderr"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "conduit.wsgi:app"],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+def wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last_error = "no attempt"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(
+                f"gunicorn exited with {server.process.returncode} before answering:\n"
+                + server.stderr.read_text(errors="replace")[-3000:]
+            )
+        try:
+            if server.request("GET", "/healthz").status == 200:
+                return
+        except OSError as error:
+            last_error = str(error)
+        time.sleep(0.2)
+    pytest.fail(
+        f"gunicorn did not answer /healthz within {START_TIMEOUT:.0f} s ({last_error}):\n"
+        + server.stderr.read_text(errors="replace")[-3000:]
+    )
+
+
+@pytest.fixture
+def migrated_sqlite(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    engine = sa.create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "run"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def server(workdir: Path, migrated_sqlite: str) -> Iterator[Server]:
+    port = free_port()
+    env = server_env(PORT=str(port), WEB_CONCURRENCY="2", CONDUIT_ENV="testing", DATABASE_URL=migrated_sqlite)
+    with gunicorn(workdir, env) as process:
+        running = Server(
+            process, f"http://127.0.0.1:{port}", workdir / "gunicorn.stdout", workdir / "gunicorn.stderr"
+        )
+        wait_until_healthy(running)
+        yield running
+
+
+def test_serves_the_api(server: Server) -> None:
+    tags = server.request("GET", "/api/tags")
+    assert tags.status == 200
+    assert tags.headers["Content-Type"].startswith("application/json")
+    assert tags.json() == {"tags": []}
+
+    ready = server.request("GET", "/readyz")
+    assert ready.status == 200
+    assert ready.json()["checks"] == {"database": "ok"}
+
+    user = {"user": {"username": "gina", "email": "gina@example.com", "password": "password123"}}
+    created = server.request("POST", "/api/users", user)
+    assert created.status == 201, created.body
+    token = created.json()["user"]["token"]
+    me = server.request("GET", "/api/user", headers={"Authorization": f"Token {token}"})
+    assert me.status == 200
+    assert me.json()["user"]["username"] == "gina"
+
+    missing = server.request("GET", "/no/such/route")
+    assert missing.status == 404
+    assert missing.headers["Content-Type"].startswith("application/json")
+
+    echoed = server.request("GET", "/api/tags", headers={"X-Request-ID": "through-gunicorn-1"})
+    assert echoed.headers["X-Request-ID"] == "through-gunicorn-1"
+
+
+def post_chunked(server: Server, path: str, body: bytes) -> tuple[int, str, bytes]:
+    """POST with ``Transfer-Encoding: chunked``: no Content-Length for anyone to check up front."""
+    connection = http.client.HTTPConnection(server.base_url.removeprefix("http://"), timeout=10)
+    try:
+        chunks = (body[start : start + 65536] for start in range(0, len(body), 65536))
+        connection.request(
+            "POST", path, body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True
+        )
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+def test_chunked_bodies_are_limited_too(server: Server) -> None:
+    user = {"username": "hank", "email": "hank@example.com", "password": "password123"}
+    small = post_chunked(server, "/api/users", json.dumps({"user": user}).encode())
+    assert small[0] == 201, small
+    huge = json.dumps(
+        {"user": {**user, "username": "ivy", "email": "ivy@example.com"}, "pad": "a" * 2_000_000}
+    )
+    status, content_type, body = post_chunked(server, "/api/users", huge.encode())
+    assert status == 413, body[:300]
+    assert content_type.startswith("application/json")
+    assert "body" in json.loads(body)["errors"]
+
+
+def test_both_workers_serve(server: Server) -> None:
+    """Many requests over fresh connections are all answered (two sync workers share the socket)."""
+    for _ in range(20):
+        assert server.request("GET", "/api/tags").status == 200
+
+
+def test_nothing_is_written_to_stdout(server: Server) -> None:
+    for path in ("/healthz", "/readyz", "/api/tags", "/api/articles", "/nope"):
+        server.request("GET", path)
+    server.request("POST", "/api/users", {"user": {}})
+    server.request("POST", "/api/users/login", body=None, headers={"Content-Type": "text/plain"})
+    server.request("GET", "/api/tags", headers={"X-Request-ID": "stdout-check-1"})
+    stop(server.process)
+    assert server.process.returncode == 0
+    assert server.stdout.read_bytes() == b""
+    log = server.stderr.read_text(errors="replace")
+    assert "Booting worker" in log  # the logs exist: they went to stderr
+    assert "rid=stdout-check-1" in log  # so did the access log, with the request id
+    assert "Traceback" not in log
+
+
+def test_production_without_a_secret_key_refuses_to_start(workdir: Path, migrated_sqlite: str) -> None:
+    env = server_env(
+        PORT=str(free_port()), WEB_CONCURRENCY="2", CONDUIT_ENV="production", DATABASE_URL=migrated_sqlite
+    )
+    with gunicorn(workdir, env) as process:
+        try:
+            returncode = process.wait(timeout=START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"gunicorn kept running for {START_TIMEOUT:.0f} s with an unsafe configuration")
+    stderr = (workdir / "gunicorn.stderr").read_text(errors="replace")
+    assert returncode != 0
+    refusals = [line for line in stderr.splitlines() if "refusing to start" in line]
+    assert len(refusals) == 1, stderr
+    assert "SECRET_KEY" in refusals[0]
+    assert "Traceback" not in stderr, stderr
+    assert (workdir / "gunicorn.stdout").read_bytes() == b""
