@@ -28,9 +28,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN_CONFORMANCE = Path(
-    os.environ.get("CONDUIT_CONFORMANCE_TOOL", ROOT.parent / "shared" / "tools" / "run-conformance")
-)
+TOOL = Path("shared") / "tools" / "run-conformance"
+
+
+def find_tool() -> Path:
+    """$CONDUIT_CONFORMANCE_TOOL, else ../shared/tools/run-conformance beside any parent of the
+    checkout (a clone may sit deeper than the main one), else /work/shared/tools/run-conformance."""
+    explicit = os.environ.get("CONDUIT_CONFORMANCE_TOOL")
+    if explicit:
+        return Path(explicit)
+    candidates = [parent / TOOL for parent in ROOT.parents] + [Path("/work") / TOOL]
+    return next((path for path in candidates if path.is_file()), ROOT.parent / TOOL)
+
+
+RUN_CONFORMANCE = find_tool()
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
