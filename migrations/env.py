@@ -5,8 +5,8 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine, pool
 
+from conduit.db import make_engine
 from conduit.models import Base
 from conduit.settings import load_settings
 
@@ -35,7 +35,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_engine(_url(), poolclass=pool.NullPool)
+    # The app's own engine setup: the SQLite folder is created and foreign keys are enforced.
+    engine = make_engine(load_settings(database_url=_url()))
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

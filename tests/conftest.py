@@ -92,6 +92,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             yield from _migrated(url)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database that has never been migrated, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh' / 'conduit.db'}"
+    else:
+        with postgres_database(request.getfixturevalue("pg_server_url")) as url:
+            yield url
+
+
 def _migrated(url: str) -> Iterator[str]:
     engine = sa.create_engine(url)
     migrate.upgrade(engine)

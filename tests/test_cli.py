@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,9 @@ from flask import Flask
 from conduit import migrate
 from conduit.cli import main
 from conduit.users.models import Permission
-from tests.conftest import get_db_of, make_app, postgres_database, register
+from tests.conftest import get_db_of, make_app, register
 
 ROLE_NAMES = {"User", "Moderator", "Administrator"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database that has never been migrated."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh' / 'conduit.db'}"
-    else:
-        with postgres_database(request.getfixturevalue("pg_server_url")) as url:
-            yield url
 
 
 @pytest.fixture

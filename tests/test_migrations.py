@@ -20,26 +20,15 @@ from conduit import migrate
 from conduit.db import make_engine
 from conduit.models import Base
 from conduit.settings import load_settings
-from tests.conftest import postgres_database
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_TABLES = set(Base.metadata.tables)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database that has never seen a migration."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-    else:
-        with postgres_database(request.getfixturevalue("pg_server_url")) as url:
-            yield url
-
-
 @pytest.fixture
-def engine(fresh_url: str) -> Iterator[sa.Engine]:
+def engine(fresh_database_url: str) -> Iterator[sa.Engine]:
     """The engine the app would use (on SQLite: foreign keys enforced, as in production)."""
-    application_engine = make_engine(load_settings(conduit_env="testing", database_url=fresh_url))
+    application_engine = make_engine(load_settings(conduit_env="testing", database_url=fresh_database_url))
     yield application_engine
     application_engine.dispose()
 
@@ -315,9 +304,9 @@ def test_articles_need_an_existing_author(migrated: sa.Engine) -> None:
 # --- the alembic command line ---------------------------------------------------------------------
 
 
-def test_alembic_command_line_reads_the_conduit_settings(fresh_url: str, tmp_path: Path) -> None:
+def test_alembic_command_line_reads_the_conduit_settings(fresh_database_url: str, tmp_path: Path) -> None:
     """``alembic upgrade head`` from the repository takes the database from DATABASE_URL, not alembic.ini."""
-    env = {**os.environ, "CONDUIT_ENV": "testing", "DATABASE_URL": fresh_url}
+    env = {**os.environ, "CONDUIT_ENV": "testing", "DATABASE_URL": fresh_database_url}
     env.pop("CONDUIT_CONFIG_FILE", None)
     for args in (["upgrade", "head"], ["current"], ["downgrade", "base"], ["upgrade", "head"]):
         completed = subprocess.run(
@@ -330,7 +319,7 @@ def test_alembic_command_line_reads_the_conduit_settings(fresh_url: str, tmp_pat
             check=False,
         )
         assert completed.returncode == 0, completed.stderr
-    engine = sa.create_engine(fresh_url)
+    engine = sa.create_engine(fresh_database_url)
     try:
         assert migrate.current_revision(engine) == migrate.head_revision(engine)
         assert tables(engine) == MODEL_TABLES | {"alembic_version"}

@@ -72,19 +72,6 @@ class SlugPath(BaseModel):
     slug: str = Field(max_length=300)
 
 
-class Article(BaseModel):
-    slug: str
-    title: str
-    description: str
-    body: str
-    tagList: list[str]  # noqa: N815
-    createdAt: str  # noqa: N815
-    updatedAt: str  # noqa: N815
-    favorited: bool
-    favoritesCount: int  # noqa: N815
-    author: Profile
-
-
 class ArticleListItem(BaseModel):
     slug: str
     title: str
@@ -95,6 +82,10 @@ class ArticleListItem(BaseModel):
     favorited: bool
     favoritesCount: int  # noqa: N815
     author: Profile
+
+
+class Article(ArticleListItem):
+    body: str
 
 
 class SingleArticleResponse(BaseModel):
