@@ -139,5 +139,3 @@ def _blank_to_none(value: Any) -> Any:
 RequiredText = Annotated[str, BeforeValidator(_strip_required)]
 #: For optional strings where "" means "no value" (``bio``, ``image``).
 BlankToNone = BeforeValidator(_blank_to_none)
-#: A value that may be left out but never sent as null (used on updates).
-NotNull = BeforeValidator(_not_null)

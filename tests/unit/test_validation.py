@@ -7,7 +7,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from conduit.validation import BLANK, BlankToNone, NotNull, RequestModel, RequiredText, errors_from_validation
+from conduit.validation import BLANK, BlankToNone, RequestModel, RequiredText, errors_from_validation
 
 
 class Inner(RequestModel):
@@ -24,9 +24,9 @@ class Outer(RequestModel):
     article: Inner
 
 
-class Optional(RequestModel):
+class OptionalFields(RequestModel):
     bio: Annotated[str | None, BlankToNone] = None
-    name: Annotated[str, NotNull] = "kept"
+    name: RequiredText = "kept"
 
 
 def errors_of(model: type[BaseModel], data: object) -> dict[str, list[str]]:
@@ -119,7 +119,7 @@ def test_unknown_fields_are_ignored() -> None:
 
 
 def test_blank_to_none_and_not_null() -> None:
-    assert Optional.model_validate({"bio": "   "}).bio is None
-    assert Optional.model_validate({"bio": " x "}).bio == " x "
-    assert Optional.model_validate({}).name == "kept"
-    assert errors_of(Optional, {"name": None}) == {"name": [BLANK]}
+    assert OptionalFields.model_validate({"bio": "   "}).bio is None
+    assert OptionalFields.model_validate({"bio": " x "}).bio == " x "
+    assert OptionalFields.model_validate({}).name == "kept"
+    assert errors_of(OptionalFields, {"name": None}) == {"name": [BLANK]}
