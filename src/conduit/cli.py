@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from conduit.db import get_db
 from conduit.settings import ConfigError, load_settings
@@ -135,16 +135,17 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
 def create_admin(email: str, username: str | None, password: str | None) -> None:
     """Give an account the Administrator role, creating the account if needed."""
     from conduit.security import passwords
-    from conduit.users.models import Role, User
+    from conduit.users.models import User
+    from conduit.users.queries import ADMINISTRATOR, find_by_email, role_named
     from conduit.users.schemas import PASSWORD_MIN
 
     app = _app()
     with app.app_context():
         db = get_db().session
-        admin_role = db.scalars(select(Role).where(Role.name == "Administrator")).first()
+        admin_role = role_named(db, ADMINISTRATOR)
         if admin_role is None:
             raise click.ClickException("the roles do not exist yet; run `conduit deploy` first")
-        user = db.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
+        user = find_by_email(db, email)
         if user is None:
             name = username or email.split("@", 1)[0]
             if db.scalar(select(User.id).where(User.username == name)) is not None:

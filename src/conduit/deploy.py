@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-
 from conduit import migrate
 from conduit.api import settings
 from conduit.db import get_db
-from conduit.users.models import Role, User
+from conduit.users.models import Role
+from conduit.users.queries import ADMINISTRATOR, find_by_email, role_named
 
 
 @dataclass
@@ -36,8 +35,10 @@ def run_deploy() -> DeployReport:
         changes += Role.insert_roles(db)
         admin_email = settings().conduit_admin_email
         if admin_email:
-            admin = db.scalars(select(Role).where(Role.name == "Administrator")).one()
-            user = db.scalars(select(User).where(func.lower(User.email) == admin_email.lower())).first()
+            admin = role_named(db, ADMINISTRATOR)
+            user = find_by_email(db, admin_email)
+            if admin is None:
+                raise RuntimeError("the Administrator role is missing after insert_roles()")
             if user is None:
                 report.notes.append(
                     f"CONDUIT_ADMIN_EMAIL {admin_email} has no account yet; "

@@ -114,18 +114,11 @@ def check_json_body() -> None:
         raise ApiError(422, {"body": [f"is not valid JSON{detail}"]}) from None
 
 
-def _not_null(value: Any) -> Any:
-    if value is None:
-        raise PydanticCustomError("blank", BLANK)
-    return value
-
-
 def _strip_required(value: Any) -> Any:
-    value = _not_null(value)
     if isinstance(value, str):
         value = value.strip()
-        if not value:
-            raise PydanticCustomError("blank", BLANK)
+    if value is None or value == "":
+        raise PydanticCustomError("blank", BLANK)
     return value
 
 

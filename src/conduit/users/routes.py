@@ -16,6 +16,7 @@ from conduit.db import session
 from conduit.errors import ApiError
 from conduit.security import auth_required, current_user, passwords, tokens
 from conduit.users.models import Role, User
+from conduit.users.queries import ADMINISTRATOR, default_role, find_by_email, role_named
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 
 bp = APIBlueprint("users", __name__, url_prefix="/api", abp_tags=[Tag(name="User and Authentication")])
@@ -62,8 +63,8 @@ def _commit_user(db: Session, username: str, email: str, exclude: int | None = N
 def _role_for(db: Session, email: str) -> Role | None:
     admin_email = settings().conduit_admin_email
     if admin_email and email.lower() == admin_email.lower():
-        return db.scalars(select(Role).where(Role.name == "Administrator")).first()
-    return db.scalars(select(Role).where(Role.default.is_(True))).first()
+        return role_named(db, ADMINISTRATOR)
+    return default_role(db)
 
 
 @bp.post("/users", responses=responses(201, UserResponse, 409), operation_id="CreateUser")
@@ -87,7 +88,7 @@ def register(body: NewUserRequest) -> tuple[dict[str, Any], int]:
 def login(body: LoginUserRequest) -> dict[str, Any]:
     """Log in with e-mail and password; answers with a fresh token."""
     db = session()
-    user = db.scalars(select(User).where(func.lower(User.email) == body.user.email.lower())).first()
+    user = find_by_email(db, body.user.email)
     hasher = passwords()
     if not hasher.verify(user.password_hash if user else None, body.user.password) or user is None:
         raise ApiError(401, {"credentials": ["invalid"]})
