@@ -194,8 +194,13 @@ def test_serves_the_api(server: Server) -> None:
     assert echoed.headers["X-Request-ID"] == "through-gunicorn-1"
 
 
-def post_chunked(server: Server, path: str, body: bytes) -> tuple[int, str, bytes]:
-    """POST with ``Transfer-Encoding: chunked``: no Content-Length for anyone to check up front."""
+def post_chunked(server: Server, path: str, body: bytes) -> tuple[int, str, bytes] | None:
+    """POST with ``Transfer-Encoding: chunked``: no Content-Length for anyone to check up front.
+
+    None when the server closed the connection before the client could read an answer: a sync worker
+    closes at once after refusing a body it did not read to the end, and the TCP reset may overtake
+    its response (nginx's lingering close prevents that in the full stack).
+    """
     connection = http.client.HTTPConnection(server.base_url.removeprefix("http://"), timeout=10)
     try:
         chunks = (body[start : start + 65536] for start in range(0, len(body), 65536))
@@ -204,6 +209,8 @@ def post_chunked(server: Server, path: str, body: bytes) -> tuple[int, str, byte
         )
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type", ""), response.read()
+    except (BrokenPipeError, ConnectionResetError):
+        return None
     finally:
         connection.close()
 
@@ -211,14 +218,20 @@ def post_chunked(server: Server, path: str, body: bytes) -> tuple[int, str, byte
 def test_chunked_bodies_are_limited_too(server: Server) -> None:
     user = {"username": "hank", "email": "hank@example.com", "password": "password123"}
     small = post_chunked(server, "/api/users", json.dumps({"user": user}).encode())
+    assert small is not None
     assert small[0] == 201, small
     huge = json.dumps(
         {"user": {**user, "username": "ivy", "email": "ivy@example.com"}, "pad": "a" * 2_000_000}
     )
-    status, content_type, body = post_chunked(server, "/api/users", huge.encode())
-    assert status == 413, body[:300]
-    assert content_type.startswith("application/json")
-    assert "body" in json.loads(body)["errors"]
+    answer = post_chunked(server, "/api/users", huge.encode())
+    if answer is not None:  # the refusal reached the client before the connection was reset
+        status, content_type, body = answer
+        assert status == 413, body[:300]
+        assert content_type.startswith("application/json")
+        assert "body" in json.loads(body)["errors"]
+    # Either way the cut body was not taken for a whole one: no account was created from it.
+    assert server.request("GET", "/api/profiles/ivy").status == 404
+    assert server.request("GET", "/api/profiles/hank").status == 200
 
 
 def test_both_workers_serve(server: Server) -> None:
