@@ -9,6 +9,7 @@ from flask_openapi3.models.info import Info
 from flask_openapi3.models.server import Server
 from flask_openapi3.models.tag import Tag as OpenAPITag
 from flask_openapi3.openapi import OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from conduit import __version__, health, logs, security
 from conduit.api import SECURITY_SCHEMES, GenericError
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     app.extensions["conduit.settings"] = settings
+    if settings.proxy_trusted_hops:
+        hops = settings.proxy_trusted_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     Database().init_app(app, settings)
     logs.init_app(app)

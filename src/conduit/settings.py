@@ -106,7 +106,11 @@ class Settings(BaseSettings):
 
     conduit_admin_email: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    #: Redis for state that all workers and hosts share (caches, rate limits); unset in embedded mode.
     redis_url: str | None = None
+    #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (nginx: 1). With 0 the
+    #: headers are ignored, so a client that reaches the app directly cannot spoof its address.
+    proxy_trusted_hops: int = Field(default=0, ge=0, le=5)
 
     _profile_name: ClassVar[Profile] = "development"
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,34 +16,20 @@ import pytest
 import sqlalchemy as sa
 
 from conduit import migrate
+from tests.integration.support import (
+    REPO,
+    Reply,
+    free_port,
+    http_request,
+    server_env,
+    stop,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
 START_TIMEOUT = 15.0
-#: Variables of the developer's shell that would change what the server does.
-SCRUBBED = (
-    "SECRET_KEY",
-    "DEBUG",
-    "TESTING",
-    "CONDUIT_CONFIG_FILE",
-    "CONDUIT_ADMIN_EMAIL",
-    "GUNICORN_BIND",
-    "HOST",
-    "GUNICORN_CMD_ARGS",
-    "LOG_LEVEL",
-)
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -61,42 +42,7 @@ class Server:
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> Reply:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return Reply(response.status, dict(response.headers), response.read())
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, dict(error.headers), error.read())
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(**values: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED}
-    env.update(values)
-    return env
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a process we started, by its PID: politely first, then for good."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+        return http_request(self.base_url, method, path, body, headers)
 
 
 @contextmanager
@@ -120,23 +66,12 @@ def gunicorn(workdir: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[by
 
 
 def wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    last_error = "no attempt"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(
-                f"gunicorn exited with {server.process.returncode} before answering:\n"
-                + server.stderr.read_text(errors="replace")[-3000:]
-            )
-        try:
-            if server.request("GET", "/healthz").status == 200:
-                return
-        except OSError as error:
-            last_error = str(error)
-        time.sleep(0.2)
-    pytest.fail(
-        f"gunicorn did not answer /healthz within {START_TIMEOUT:.0f} s ({last_error}):\n"
-        + server.stderr.read_text(errors="replace")[-3000:]
+    wait_until(
+        lambda: server.request("GET", "/healthz").status == 200,
+        "gunicorn /healthz",
+        START_TIMEOUT,
+        alive=lambda: server.process.poll() is None,
+        log=server.stderr,
     )
 
 

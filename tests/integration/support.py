@@ -1,0 +1,114 @@
+"""What the tests that drive real server processes share: ports, environments, HTTP calls, stopping."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+#: Variables of the developer's shell that would change what a server started by a test does.
+SCRUBBED = (
+    "SECRET_KEY",
+    "DEBUG",
+    "TESTING",
+    "CONDUIT_CONFIG_FILE",
+    "CONDUIT_ADMIN_EMAIL",
+    "GUNICORN_BIND",
+    "HOST",
+    "GUNICORN_CMD_ARGS",
+    "LOG_LEVEL",
+    "REDIS_URL",
+    "PROXY_TRUSTED_HOPS",
+    "WEB_CONCURRENCY",
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http_request(
+    base_url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> Reply:
+    """One HTTP request; an error status is a Reply too, only a failed connection raises (OSError)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base_url + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Reply(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers), error.read())
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(**values: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED}
+    env.update(values)
+    return env
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process we started, by its PID: politely first, then for good."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def wait_until(
+    answers: Callable[[], bool],
+    what: str,
+    timeout: float = 15.0,
+    alive: Callable[[], bool] = lambda: True,
+    log: Path | None = None,
+) -> None:
+    """Poll *answers* until true; fail with the tail of *log* if *alive* turns false or time runs out."""
+    deadline = time.monotonic() + timeout
+    last_error = "no attempt"
+    tail = lambda: "" if log is None or not log.exists() else log.read_text(errors="replace")[-3000:]  # noqa: E731
+    while time.monotonic() < deadline:
+        if not alive():
+            pytest.fail(f"{what}: the process exited before answering:\n{tail()}")
+        try:
+            if answers():
+                return
+        except OSError as error:
+            last_error = str(error)
+        time.sleep(0.2)
+    pytest.fail(f"{what}: no answer within {timeout:.0f} s ({last_error}):\n{tail()}")
