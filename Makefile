@@ -11,7 +11,7 @@ export PORT
 MAIN_STAMP := $(VENV)/.installed-main
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help run test lint format conformance lock clean
+.PHONY: help run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,3 +59,12 @@ lock: $(DEV_STAMP) ## Re-resolve requirements/*.lock from pyproject.toml (needs 
 
 clean: ## Remove the virtualenv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db var/*.db-*
+
+stack: $(MAIN_STAMP) ## Start nginx + 2 gunicorn + PostgreSQL + Redis on http://127.0.0.1:$STACK_PORT (8080)
+	$(BIN)/python bin/stack.py up
+
+stack-down: $(MAIN_STAMP) ## Stop exactly what `make stack` started
+	$(BIN)/python bin/stack.py down
+
+stack-status: $(MAIN_STAMP) ## Show what `make stack` runs and whether it answers
+	$(BIN)/python bin/stack.py status

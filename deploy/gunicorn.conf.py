@@ -12,6 +12,8 @@ import multiprocessing
 import os
 import sys
 
+from conduit.logs import TEXT_FORMAT
+
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}").split(",")
@@ -29,20 +31,37 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # would collide there, and Conduit does not use it.
 control_socket_disable = True
 
-# Logs go to stderr (seed 004: nothing on stdout): gunicorn's "-" would mean stdout for the access log.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+# Logs go to stderr (seed 004: nothing on stdout), in the app's format: gunicorn's access lines carry the
+# request id, the client address (the real one: the app's ProxyFix rewrites it in the shared environ),
+# status, size and duration.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"}},
+    "formatters": {"conduit": {"format": TEXT_FORMAT}},
+    "filters": {
+        "request_id": {"()": "conduit.logs.RequestIdFilter"},
+        "access_request_id": {"()": "conduit.logs.GunicornAccessFilter"},
+    },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "plain"}
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "conduit",
+            "filters": ["request_id"],
+        },
+        "access": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "conduit",
+            "filters": ["access_request_id"],
+        },
     },
     "root": {"level": "INFO", "handlers": []},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
-        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
 }
 proc_name = "conduit"

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import uuid
+from collections.abc import Mapping
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -21,6 +22,16 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+class GunicornAccessFilter(logging.Filter):
+    """Give gunicorn's access records the request id, taken from the response header the app set, so
+    an access line has the same shape as the app's lines (gunicorn logs it after the request context)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args if isinstance(record.args, Mapping) else {}
+        record.request_id = atoms.get("{x-request-id}o") or "-"
         return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -186,7 +187,10 @@ def test_nothing_is_written_to_stdout(server: Server) -> None:
     assert server.stdout.read_bytes() == b""
     log = server.stderr.read_text(errors="replace")
     assert "Booting worker" in log  # the logs exist: they went to stderr
-    assert "rid=stdout-check-1" in log  # so did the access log, with the request id
+    # so did the access log, in the app's format, with the request id
+    assert re.search(
+        r'INFO \[gunicorn\.access\] \[stdout-check-1\] 127\.0\.0\.1 "GET /api/tags HTTP/1\.1" 200 ', log
+    )
     assert "Traceback" not in log
 
 
