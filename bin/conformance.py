@@ -1,10 +1,12 @@
-"""Run the official RealWorld suites (Hurl files and Postman collection, unchanged) against gunicorn.
+"""Run the official RealWorld suites (Hurl files and Postman collection, unchanged) against the server.
 
 For each backend (SQLite, then PostgreSQL): make a fresh database, `conduit deploy`, start gunicorn on a
 free loopback port, wait for /readyz, run ../shared/tools/run-conformance, stop gunicorn, drop the
-database. Exits non-zero when a suite fails or a backend cannot run.
+database. The `nginx` backend does the same through the whole stack of `make stack` (nginx in front of two
+gunicorn instances in production mode, PostgreSQL, Redis), started on free ports in a temporary
+directory and stopped afterwards. Exits non-zero when a suite fails or a backend cannot run.
 
-    python bin/conformance.py [--backend sqlite|postgresql] [--keep-going]
+    python bin/conformance.py [--backend sqlite|postgresql|nginx ...]
 
 PostgreSQL is the server at TEST_DATABASE_URL or postgresql://postgres@127.0.0.1:5432/postgres; a
 database named conduit_conformance_<pid> is created on it and dropped afterwards. Without a server the
@@ -131,6 +133,34 @@ def run_backend(backend: str) -> bool:
         return passed
 
 
+def run_stack() -> bool:
+    """Conformance through nginx: bin/stack.py up on free ports, the suites, bin/stack.py down."""
+    stack = [sys.executable, str(ROOT / "bin" / "stack.py")]
+    with postgres_database() as url, tempfile.TemporaryDirectory(prefix="conduit-stack-") as tmp:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "STACK_DIR": tmp,
+            "STACK_PORT": str(port),
+            "STACK_APP_PORTS": f"{free_port()},{free_port()}",
+            "WEB_CONCURRENCY": "2",
+        }
+        for name in ("CONDUIT_ENV", "SECRET_KEY", "REDIS_URL", "LOG_LEVEL"):
+            env.pop(name, None)
+        log("nginx: bin/stack.py up")
+        try:
+            subprocess.run([*stack, "up"], env=env, check=True, cwd=ROOT)  # noqa: S603
+            origin = f"http://127.0.0.1:{port}"
+            log(f"nginx: running {RUN_CONFORMANCE} {origin}")
+            result = subprocess.run([str(RUN_CONFORMANCE), origin], cwd=ROOT, check=False)  # noqa: S603
+        finally:
+            subprocess.run([*stack, "down"], env=env, check=False, cwd=ROOT)  # noqa: S603
+        passed = result.returncode == 0
+        log(f"nginx: {'PASSED' if passed else 'FAILED'}")
+        return passed
+
+
 def postgres_available() -> bool:
     import sqlalchemy as sa
 
@@ -152,18 +182,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "nginx"], action="append")
     args = parser.parse_args()
     if not RUN_CONFORMANCE.is_file():
         log(f"{RUN_CONFORMANCE} not found (set CONDUIT_CONFORMANCE_TOOL)")
         return 1
     results: dict[str, str] = {}
-    for backend in args.backend or ["sqlite", "postgresql"]:
-        if backend == "postgresql" and not postgres_available():
+    for backend in args.backend or ["sqlite", "postgresql", "nginx"]:
+        if backend in ("postgresql", "nginx") and not postgres_available():
             results[backend] = "FAILED (no server; CI=true)" if IN_CI else "SKIPPED (no server)"
             continue
         try:
-            results[backend] = "passed" if run_backend(backend) else "FAILED"
+            passed = run_stack() if backend == "nginx" else run_backend(backend)
+            results[backend] = "passed" if passed else "FAILED"
         except (RuntimeError, subprocess.CalledProcessError) as exc:
             results[backend] = f"FAILED ({exc})"
     for backend, outcome in results.items():

@@ -1,0 +1,381 @@
+"""The topology of ``make stack`` driven for real: nginx, two gunicorn instances, PostgreSQL, Redis.
+
+One stack is started by ``bin/stack.py up`` in a directory and on ports of its own for the module, and
+stopped by ``bin/stack.py down`` at the end, which must leave nothing running.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
+from tests.conftest import postgres_database, require_or_skip
+from tests.integration.support import REPO, free_port, server_env, wait_until
+
+pytestmark = pytest.mark.slow
+
+STACK = [sys.executable, str(REPO / "bin" / "stack.py")]
+LIMIT = 1024 * 1024  # the app's MAX_CONTENT_LENGTH, which nginx must share
+OTHER_CLIENT = "127.0.0.2"  # a second loopback address: a client that is not nginx's own address
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Stack:
+    directory: Path
+    port: int
+    app_ports: tuple[int, int]
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def app_log(self, port: int) -> str:
+        return (self.directory / "log" / f"app-{port}.log").read_text(errors="replace")
+
+    def nginx_log(self) -> str:
+        return (self.directory / "log" / "nginx-access.log").read_text(errors="replace")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        source: str = "127.0.0.1",
+    ) -> Answer:
+        return call(self.port, method, path, body, headers, source)
+
+    def run(self, command: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*STACK, command],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def call(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    source: str = "127.0.0.1",
+) -> Answer:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15, source_address=(source, 0))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return Answer(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+
+
+def stack_env(directory: Path, port: int, app_ports: tuple[int, int], database_url: str) -> dict[str, str]:
+    return server_env(
+        STACK_DIR=str(directory),
+        STACK_PORT=str(port),
+        STACK_APP_PORTS=",".join(map(str, app_ports)),
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="2",
+    )
+
+
+def pids_of(directory: Path) -> dict[str, int]:
+    manifest = json.loads((directory / "run" / "stack.json").read_text())
+    pids = {}
+    for component in manifest["components"]:
+        pid_file = Path(component["pid_file"])
+        if pid_file.exists():
+            pids[component["name"]] = int(pid_file.read_text().split()[0])
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        return bool(Path(f"/proc/{pid}/cmdline").read_bytes())  # a zombie has an empty command line
+    except OSError:
+        return False
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def require_nginx() -> None:
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and os.geteuid() != 0:
+        require_or_skip("nginx is not installed (bin/system-packages nginx)")
+
+
+@pytest.fixture(scope="module")
+def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_nginx()
+    directory = tmp_path_factory.mktemp("stack")
+    port, app_ports = free_port(), (free_port(), free_port())
+    with postgres_database(pg_server_url) as database_url:
+        running = Stack(directory, port, app_ports, stack_env(directory, port, app_ports, database_url))
+        started = running.run("up")
+        try:
+            assert started.returncode == 0, started.stdout + started.stderr
+            assert f"up: {running.url}" in started.stdout
+            yield running
+        finally:
+            pids = pids_of(directory)
+            stopped = running.run("down")
+            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+            assert not [name for name, pid in pids.items() if alive(pid)], "stack-down left processes"
+            assert not [p for p in (port, *app_ports) if listening(p)], "stack-down left ports open"
+
+
+def test_up_twice_starts_no_duplicates(stack: Stack) -> None:
+    before = pids_of(stack.directory)
+    again = stack.run("up")
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+    assert pids_of(stack.directory) == before
+    status = stack.run("status")
+    assert status.returncode == 0, status.stdout
+    assert f"{stack.url}/readyz -> 200" in status.stdout
+
+
+def test_static_files_come_precompressed_with_cache_headers(stack: Stack) -> None:
+    source = STATIC_ROOT / "conduit.css"
+    zipped = stack.request("GET", "/static/conduit.css", headers={"Accept-Encoding": "gzip"})
+    assert zipped.status == 200
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    # gzip_static sends the .gz file as it is, with its length; on-the-fly gzip would be chunked.
+    assert int(zipped.headers["Content-Length"]) == source.with_name("conduit.css.gz").stat().st_size
+    assert gzip.decompress(zipped.body) == source.read_bytes()
+    assert zipped.headers["Cache-Control"] == "public, max-age=3600"
+    assert zipped.headers["ETag"]
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+
+    plain = stack.request("GET", "/static/conduit.css")
+    assert plain.status == 200
+    assert "Content-Encoding" not in plain.headers
+    assert plain.body == source.read_bytes()
+
+    page = stack.request("GET", "/")
+    assert page.status == 200
+    assert b"<title>Conduit</title>" in page.body
+    assert page.headers["Cache-Control"] == "no-cache"
+
+
+def register(stack: Stack, name: str) -> str:
+    body = {"user": {"username": name, "email": f"{name}@example.com", "password": "password123"}}
+    answer = stack.request(
+        "POST", "/api/users", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    assert answer.status == 201, answer.body
+    token: str = answer.json()["user"]["token"]
+    return token
+
+
+def test_the_api_answers_with_gzip_json(stack: Stack) -> None:
+    token = register(stack, f"writer{uuid.uuid4().hex[:8]}")
+    headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
+    for number in range(3):
+        article = {"title": f"Through nginx {number}", "description": "d" * 100, "body": "b" * 200}
+        created = stack.request("POST", "/api/articles", json.dumps({"article": article}).encode(), headers)
+        assert created.status == 201, created.body
+
+    listed = stack.request("GET", "/api/articles", headers={"Accept-Encoding": "gzip"})
+    assert listed.status == 200
+    assert listed.headers["Content-Type"] == "application/json"
+    assert listed.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(listed.body))["articlesCount"] >= 3
+
+
+def test_the_app_logs_the_real_client_and_nginx_request_id(stack: Stack) -> None:
+    # The client claims another address; with one trusted hop the app believes only nginx.
+    spoofed = {"X-Forwarded-For": "203.0.113.66"}
+    sent = stack.request(
+        "GET", "/api/tags", headers={**spoofed, "X-Request-ID": "client-id-1"}, source=OTHER_CLIENT
+    )
+    assert sent.status == 200
+    assert sent.headers["X-Request-ID"] == "client-id-1"
+
+    generated = stack.request("GET", "/api/tags", headers=spoofed, source=OTHER_CLIENT)
+    request_id = generated.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)  # nginx's $request_id
+
+    app_logs = stack.app_log(stack.app_ports[0]) + stack.app_log(stack.app_ports[1])
+    for rid in ("client-id-1", request_id):
+        line = f'[gunicorn.access] [{rid}] {OTHER_CLIENT} "GET /api/tags HTTP/1.1" 200'
+        assert line in app_logs
+        assert re.search(
+            rf'^{re.escape(OTHER_CLIENT)} .* "GET /api/tags HTTP/1.1" 200 .* rid={rid}$',
+            stack.nginx_log(),
+            re.M,
+        )
+    assert "203.0.113.66" not in app_logs
+
+
+def test_both_upstreams_receive_traffic(stack: Stack) -> None:
+    ids = [f"spread-{uuid.uuid4().hex[:8]}-{n}" for n in range(12)]
+    for rid in ids:
+        assert stack.request("GET", "/healthz", headers={"X-Request-ID": rid}).status == 200
+    served = [sum(f"[{rid}]" in stack.app_log(port) for rid in ids) for port in stack.app_ports]
+    assert sum(served) == len(ids)
+    assert all(count >= 2 for count in served), served
+
+
+def test_a_body_over_the_limit_gets_413_json_and_creates_nothing(stack: Stack) -> None:
+    name = f"huge{uuid.uuid4().hex[:8]}"
+    user = {"username": name, "email": f"{name}@example.com", "password": "password123", "bio": "x" * LIMIT}
+    body = json.dumps({"user": user}).encode()
+    answer = stack.request("POST", "/api/users", body, {"Content-Type": "application/json"})
+    assert answer.status == 413
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"errors": {"body": [f"is larger than the limit of {LIMIT} bytes"]}}
+    login = {"user": {"email": f"{name}@example.com", "password": "password123"}}
+    refused = stack.request(
+        "POST", "/api/users/login", json.dumps(login).encode(), {"Content-Type": "application/json"}
+    )
+    assert refused.status == 401
+
+
+def test_metrics_are_refused_to_addresses_off_the_allowlist(stack: Stack) -> None:
+    refused = stack.request("GET", "/metrics", source=OTHER_CLIENT)
+    assert refused.status == 403
+    assert refused.json() == {"errors": {"request": ["is not allowed from this address"]}}
+    allowed = stack.request("GET", "/metrics")  # loopback: passed on to the app
+    assert allowed.status != 403
+
+
+@pytest.fixture
+def private_nginx(tmp_path: Path) -> Iterator[Callable[[NginxTarget], StandaloneNginx]]:
+    """A second nginx from the same templates, for targets the running stack does not cover."""
+    require_nginx()
+    prefix = tmp_path / "nginx"
+    processes: list[Path] = []
+
+    def start(site: NginxTarget) -> StandaloneNginx:
+        nginx = StandaloneNginx(prefix=prefix, site=site, user=worker_user_for(STATIC_ROOT))
+        conf = write_standalone(nginx)
+        command = [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(prefix), "-c", str(conf)]
+        subprocess.run([*command, "-e", str(nginx.error_log)], check=True, capture_output=True, timeout=10)
+        processes.append(nginx.pid_file)
+        return nginx
+
+    yield start
+    for pid_file in processes:
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            os.kill(pid, 3)  # SIGQUIT: nginx's graceful stop
+            wait_until(lambda pid=pid: not alive(pid), "nginx stopping", 10)
+
+
+def test_with_every_upstream_down_the_client_gets_502_json(
+    private_nginx: Callable[[NginxTarget], StandaloneNginx], tmp_path: Path
+) -> None:
+    start = private_nginx
+    port = free_port()
+    dead = (f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    logs = {"access_log": str(tmp_path / "access.log"), "error_log": str(tmp_path / "error.log")}
+    start(NginxTarget(upstreams=dead, http_port=port, **logs))
+    wait_until(lambda: listening(port), "private nginx", 10)
+    answer = call(port, "GET", "/api/articles")
+    assert answer.status == 502
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.json() == {"errors": {"server": ["is unavailable; retry later"]}}
+    assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-ID"])
+    # the retry went to the other server before giving up
+    assert "upstream=" + ", ".join(dead) in Path(logs["access_log"]).read_text()
+
+
+def test_the_tls_variant_redirects_and_sends_hsts(
+    stack: Stack, private_nginx: Callable[[NginxTarget], StandaloneNginx], tmp_path: Path
+) -> None:
+    if not shutil.which("openssl"):
+        require_or_skip("openssl is not installed (needed for a self-signed certificate)")
+    start = private_nginx
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    http_port, tls_port = free_port(), free_port()
+    start(
+        NginxTarget(
+            upstreams=tuple(f"127.0.0.1:{p}" for p in stack.app_ports),
+            http_port=http_port,
+            tls=True,
+            tls_port=tls_port,
+            certificate=str(cert),
+            certificate_key=str(key),
+            acme_root=str(tmp_path),
+            access_log=str(tmp_path / "access.log"),
+            error_log=str(tmp_path / "error.log"),
+        )
+    )
+    wait_until(lambda: listening(tls_port), "TLS nginx", 10)
+    moved = call(http_port, "GET", "/api/tags?x=1")
+    assert moved.status == 301
+    assert moved.headers["Location"] == f"https://127.0.0.1:{tls_port}/api/tags?x=1"
+
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    conn = http.client.HTTPSConnection("127.0.0.1", tls_port, context=context, timeout=15)
+    try:
+        conn.request("GET", "/api/tags")
+        response = conn.getresponse()
+        assert response.status == 200
+        assert "tags" in json.loads(response.read())
+        assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    finally:
+        conn.close()
+
+
+def test_a_port_in_use_stops_the_stack_before_anything_starts(tmp_path: Path, pg_server_url: str) -> None:
+    require_nginx()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        env = stack_env(tmp_path, taken, (free_port(), free_port()), "postgresql://postgres@127.0.0.1:1/none")
+        result = subprocess.run(
+            [*STACK, "up"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert result.returncode == 1
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"stack: error: port {taken} is in use; set STACK_PORT / STACK_APP_PORTS or free it"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "run" / "stack.json").exists()
