@@ -244,6 +244,8 @@ def start_private_postgres(layout: Layout) -> tuple[str, Component]:
     if os.geteuid() == 0:  # initdb and postgres refuse to run as root
         as_user = ["runuser", "-u", "postgres", "--"]
     layout.stack.mkdir(parents=True, exist_ok=True)
+    if as_user and any(parent.stat().st_mode & 0o001 == 0 for parent in data.parents):
+        raise StackError(f"the postgres user cannot reach {data}: give every parent o+x or move STACK_DIR")
     if not (data / "PG_VERSION").exists():
         say(f"PostgreSQL does not answer: creating a private cluster in {data}")
         data.mkdir(mode=0o700, exist_ok=True)
@@ -427,7 +429,7 @@ def up(layout: Layout) -> None:
         run([str(BIN / "conduit"), "deploy"], "conduit deploy", env=env)
 
         for port in layout.app_ports:
-            say(f"starting gunicorn on 127.0.0.1:{port} ({env['WEB_CONCURRENCY']} workers)")
+            say(f"starting gunicorn on 127.0.0.1:{port} (workers: {env['WEB_CONCURRENCY']})")
             started.append(start_app_server(layout, port, env))
             save_components(layout, started)
 

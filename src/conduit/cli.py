@@ -6,6 +6,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -165,3 +166,72 @@ def create_admin(email: str, username: str | None, password: str | None) -> None
             user.role = admin_role
             db.commit()
             click.echo(f"create-admin: {user.username} <{user.email}> is now an administrator")
+
+
+@main.command("nginx-config")
+@click.option(
+    "--upstream",
+    "upstreams",
+    multiple=True,
+    default=("127.0.0.1:8001", "127.0.0.1:8002"),
+    show_default=True,
+    help="An app server (host:port); repeat for each one.",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(["http", "uwsgi"]),
+    default="http",
+    show_default=True,
+    help="http for gunicorn, uwsgi for uWSGI's uwsgi socket.",
+)
+@click.option("--server-name", default="localhost", show_default=True, help="nginx server_name.")
+@click.option(
+    "--listen",
+    "listen_addresses",
+    multiple=True,
+    default=("127.0.0.1",),
+    show_default=True,
+    help="Address to listen on; repeat (e.g. 0.0.0.0 and [::] on a server).",
+)
+@click.option("--port", "http_port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "--tls/--no-tls", default=False, help="Add the HTTPS server, the HTTP->HTTPS redirect and HSTS."
+)
+@click.option("--tls-port", type=click.IntRange(1, 65535), default=443, show_default=True)
+@click.option("--certificate", default="/etc/letsencrypt/live/example.com/fullchain.pem", show_default=True)
+@click.option("--certificate-key", default="/etc/letsencrypt/live/example.com/privkey.pem", show_default=True)
+@click.option(
+    "--acme-root",
+    default="/var/www/letsencrypt",
+    show_default=True,
+    help="Directory certbot --webroot writes its challenges to.",
+)
+@click.option("--static-root", type=click.Path(path_type=Path), help="Static files (default: the package's).")
+@click.option("--metrics-allow", multiple=True, help="Address or CIDR besides loopback allowed /metrics.")
+@click.option("--access-log", default="/var/log/nginx/conduit-access.log", show_default=True)
+@click.option("--error-log", default="/var/log/nginx/conduit-error.log", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+def nginx_config(output: Path | None, static_root: Path | None, **options: Any) -> None:
+    """Render nginx's configuration for Conduit from deploy/nginx/conduit.conf.j2 (the http-context part:
+    upstream, request-id map, log format, servers). The body-size limit is the app's MAX_CONTENT_LENGTH.
+    Example: conduit nginx-config --tls --server-name example.com --listen 0.0.0.0 --listen [::] --port 80"""
+    from conduit.nginx_config import STATIC_ROOT, NginxTarget, TemplateNotFoundError, render_site
+
+    try:
+        max_body = load_settings().max_content_length
+    except ConfigError as exc:
+        raise click.ClickException(f"cannot read the settings: {exc}") from None
+    for key in ("upstreams", "listen_addresses", "metrics_allow"):
+        options[key] = tuple(options[key])
+    target = NginxTarget(
+        static_root=(static_root or STATIC_ROOT).resolve(), max_body_bytes=max_body, **options
+    )
+    try:
+        text = render_site(target)
+    except TemplateNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"nginx-config: wrote {output}", err=True)

@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -133,7 +134,12 @@ def listening(port: int) -> bool:
 
 
 def require_nginx() -> None:
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and os.geteuid() != 0:
+    """nginx from Debian: installed here when missing and we are root (as `make stack` would)."""
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        return
+    if os.geteuid() == 0:
+        subprocess.run([str(REPO / "bin" / "system-packages"), "nginx"], check=False, timeout=600)
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         require_or_skip("nginx is not installed (bin/system-packages nginx)")
 
 
@@ -318,19 +324,8 @@ def test_with_every_upstream_down_the_client_gets_502_json(
 def test_the_tls_variant_redirects_and_sends_hsts(
     stack: Stack, private_nginx: Callable[[NginxTarget], StandaloneNginx], tmp_path: Path
 ) -> None:
-    if not shutil.which("openssl"):
-        require_or_skip("openssl is not installed (needed for a self-signed certificate)")
     start = private_nginx
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-            *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    cert, key = self_signed_certificate(tmp_path)
     http_port, tls_port = free_port(), free_port()
     start(
         NginxTarget(
@@ -379,3 +374,91 @@ def test_a_port_in_use_stops_the_stack_before_anything_starts(tmp_path: Path, pg
     )
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "run" / "stack.json").exists()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    if not shutil.which("openssl"):
+        require_or_skip("openssl is not installed (needed for a self-signed certificate)")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
+            *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def test_the_rendered_production_site_passes_nginx_t_in_debians_nginx_conf(tmp_path: Path) -> None:
+    """What the runbook does: `conduit nginx-config --tls ...` into sites-enabled of the stock nginx.conf."""
+    require_nginx()
+    stock = Path("/etc/nginx/nginx.conf")
+    if not stock.exists():
+        require_or_skip("Debian's /etc/nginx/nginx.conf is missing")
+    cert, key = self_signed_certificate(tmp_path)
+    site = tmp_path / "conduit.conf"
+    command = [str(Path(sys.executable).with_name("conduit")), "nginx-config", "--tls", "--server-name"]
+    command += ["example.com", "--listen", "0.0.0.0", "--listen", "[::]", "--port", "80"]
+    command += ["--certificate", str(cert), "--certificate-key", str(key), "--output", str(site)]
+    command += ["--access-log", str(tmp_path / "access.log"), "--error-log", str(tmp_path / "error.log")]
+    rendered = subprocess.run(
+        command, capture_output=True, text=True, timeout=30, env=server_env(), check=False
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    text = site.read_text()
+    assert f"client_max_body_size {LIMIT};" in text
+    assert "server 127.0.0.1:8001 " in text
+    assert "server 127.0.0.1:8002 " in text
+    assert "return 301 https://$host$request_uri;" in text
+
+    main = stock.read_text().replace("/etc/nginx/sites-enabled/*", str(site))
+    main = main.replace("/run/nginx.pid", str(tmp_path / "nginx.pid"))
+    (tmp_path / "nginx.conf").write_text(main)
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    checked = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "startup-error.log")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+
+
+def test_without_servers_the_stack_runs_private_postgres_and_redis() -> None:
+    """DATABASE_URL and REDIS_URL do not answer: a private initdb cluster and redis-server under STACK_DIR."""
+    require_nginx()
+    if not shutil.which("redis-server"):
+        require_or_skip("redis-server is not installed")
+    if not (shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))):
+        require_or_skip("initdb is not installed (apt-get install postgresql)")
+    # PostgreSQL runs as the postgres user, which must reach the cluster (pytest's tmp dirs are 0700).
+    directory = Path(tempfile.mkdtemp(prefix="conduit-private-stack-"))
+    directory.chmod(0o755)
+    port, app_ports = free_port(), (free_port(), free_port())
+    env = stack_env(directory, port, app_ports, "postgresql://postgres@127.0.0.1:1/conduit_stack")
+    env.update(REDIS_URL="redis://127.0.0.1:1/0", WEB_CONCURRENCY="1")
+    running = Stack(directory, port, app_ports, env)
+    started = running.run("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "creating a private cluster" in started.stdout
+        assert "starting a private redis-server" in started.stdout
+        ready = running.request("GET", "/readyz")
+        assert ready.status == 200
+        assert ready.json()["checks"]["database"] == "ok"
+        assert ready.json()["checks"]["redis"] == "ok"
+        token = register(running, "private")
+        assert token
+    finally:
+        pids = pids_of(directory)
+        stopped = running.run("down")
+        if stopped.returncode == 0:
+            shutil.rmtree(directory, ignore_errors=True)
+    assert stopped.returncode == 0, stopped.stdout
+    assert {"postgresql", "redis", "nginx"} <= set(pids)
+    assert not [name for name, pid in pids.items() if alive(pid)]
