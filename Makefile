@@ -11,7 +11,7 @@ export PORT
 MAIN_STAMP := $(VENV)/.installed-main
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: help run test lint format conformance lock clean stack stack-down stack-status
+.PHONY: help install run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,8 @@ $(DEV_STAMP): requirements/dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@ $(MAIN_STAMP)
 
+install: $(MAIN_STAMP) ## Make .venv with the locked runtime dependencies and Conduit (what a server needs)
+
 run: $(MAIN_STAMP) ## Serve the API with gunicorn on http://127.0.0.1:$PORT (SQLite under var/ unless DATABASE_URL is set)
 	$(BIN)/conduit deploy
 	$(BIN)/conduit serve
@@ -48,7 +50,7 @@ format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests migrations bin deploy
 	$(BIN)/ruff format src tests migrations bin deploy
 
-conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites against gunicorn, on SQLite and PostgreSQL
+conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
 	$(BIN)/python bin/conformance.py
 
 lock: $(DEV_STAMP) ## Re-resolve requirements/*.lock from pyproject.toml (needs the package index)
