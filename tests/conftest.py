@@ -110,6 +110,8 @@ def _migrated(url: str) -> Iterator[str]:
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:
+    """An app on *database_url*; Redis only when a test asks for it (not from the developer's shell)."""
+    overrides.setdefault("redis_url", None)
     return create_app(load_settings(conduit_env="testing", database_url=database_url, **overrides))
 
 

@@ -11,7 +11,7 @@ from flask_openapi3.models.tag import Tag as OpenAPITag
 from flask_openapi3.openapi import OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from conduit import __version__, health, logs, security
+from conduit import __version__, health, logs, security, shared_state
 from conduit.api import SECURITY_SCHEMES, GenericError
 from conduit.articles.routes import bp as articles_bp
 from conduit.articles.routes import favorites_bp
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     Database().init_app(app, settings)
+    shared_state.init_app(app, settings)
     logs.init_app(app)
     security.init_app(app, settings)
     app.before_request(check_json_body)

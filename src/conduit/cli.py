@@ -114,6 +114,7 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
     favourites and comments. Accounts are named demo<N> (password: --password). Run `conduit deploy`
     first. Adds to what is there; usernames already taken are skipped."""
     from conduit.seeding import seed_database
+    from conduit.tags.cache import invalidate_tags
 
     app = _app()
     with app.app_context():
@@ -124,6 +125,7 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
             random_seed=random_seed,
             password=password,
         )
+        invalidate_tags()
     click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
 
 

@@ -1,4 +1,9 @@
-"""Liveness (``/healthz``: the process answers, no I/O) and readiness (``/readyz``: the database answers)."""
+"""Liveness (``/healthz``: the process answers, no I/O) and readiness (``/readyz``: the database answers).
+
+Redis, when configured, is reported but is not required: the app serves without it, and a 503 for a
+Redis outage would take every replica out of the load balancer at once. So an unavailable Redis leaves
+``/readyz`` at 200 with ``checks.redis = "unavailable"`` and ``"degraded": ["redis"]``.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from conduit.api import settings
 from conduit.db import session
 from conduit.errors import RETRY_AFTER_SECONDS
+from conduit.shared_state import shared_state
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("conduit.health")
+#: Reported, but their failure only degrades the service: readiness stays 200.
+OPTIONAL_CHECKS = frozenset({"redis"})
 
 
 @bp.get("/healthz")
@@ -37,8 +45,16 @@ def readyz() -> tuple[dict[str, Any], int, dict[str, str]]:
         checks["database"] = "unavailable"
     finally:
         db.rollback()
-    if all(value == "ok" for value in checks.values()):
-        return {"status": "ready", "checks": checks}, 200, {}
-    failed = {name: [f"is {state}"] for name, state in checks.items() if state != "ok"}
-    body = {"status": "not ready", "checks": checks, "errors": failed}
+    state = shared_state()
+    if state is not None:
+        checks["redis"] = "ok" if state.ping() else "unavailable"
+    failing = [name for name, value in checks.items() if value != "ok"]
+    body: dict[str, Any] = {"status": "ready", "checks": checks}
+    degraded = [name for name in failing if name in OPTIONAL_CHECKS]
+    if degraded:
+        body["degraded"] = degraded
+    failed = {name: [f"is {checks[name]}"] for name in failing if name not in OPTIONAL_CHECKS}
+    if not failed:
+        return body, 200, {}
+    body.update(status="not ready", errors=failed)
     return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

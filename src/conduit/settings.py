@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -108,6 +109,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     #: Redis for state that all workers and hosts share (caches, rate limits); unset in embedded mode.
     redis_url: str | None = None
+    #: Starts every Redis key, so that several deployments (or test runs) can share one Redis.
+    redis_key_prefix: str = Field(default="conduit:", min_length=1, max_length=100, pattern=r"^[!-~]+$")
+    #: Seconds a Redis connection or command may take before the request goes on without Redis.
+    redis_timeout: float = Field(default=0.25, gt=0, le=10)
+    #: After a Redis failure, seconds during which a worker does not try Redis at all.
+    redis_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: Seconds ``GET /api/tags`` stays cached in Redis (0: not cached); writes invalidate it at once.
+    tags_cache_seconds: int = Field(default=300, ge=0, le=86400)
     #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (nginx: 1). With 0 the
     #: headers are ignored, so a client that reaches the app directly cannot spoof its address.
     proxy_trusted_hops: int = Field(default=0, ge=0, le=5)
@@ -133,6 +142,35 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_redis_url(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        # The messages never repeat the URL: it may hold a password.
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError("a unix:// URL needs the socket's path, e.g. unix:///run/redis/redis.sock")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError(f"a {parts.scheme}:// URL needs a host, e.g. {parts.scheme}://127.0.0.1:6379/0")
+        from redis.connection import parse_url  # here: the CLI need not import redis to start
+
+        invalid = "is not a valid Redis URL (check its port, database number and options)"
+        if parts.scheme != "unix" and parts.path.strip("/") and not parts.path.strip("/").isdecimal():
+            raise ValueError(invalid)  # redis-py would silently use database 0
+        try:
+            parse_url(value)  # type: ignore[no-untyped-call]
+        except ValueError:
+            raise ValueError(invalid) from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

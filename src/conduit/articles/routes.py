@@ -33,6 +33,7 @@ from conduit.articles.slugs import available_slug, base_slug, with_suffix
 from conduit.db import insert_ignoring_duplicates, session, utcnow
 from conduit.errors import ApiError, forbidden, not_found
 from conduit.security import auth_optional, auth_required, current_user, optional_user
+from conduit.tags.cache import invalidate_tags
 from conduit.tags.queries import set_tags
 from conduit.users.models import Permission, User
 
@@ -129,6 +130,8 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
         raise ApiError(409, {"slug": ["has already been taken"]})
     set_tags(db, article.id, data.tag_list)
     db.commit()
+    if data.tag_list:
+        invalidate_tags()
     return {"article": article_view(db, user.id, article.id)}, 201
 
 
@@ -167,6 +170,8 @@ def update_article(path: SlugPath, body: UpdateArticleRequest) -> dict[str, Any]
     # Strictly later than before, so that clients comparing updatedAt always see the change.
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     db.commit()
+    if "tag_list" in sent:
+        invalidate_tags()
     return {"article": article_view(db, user.id, article.id)}
 
 
@@ -183,6 +188,7 @@ def delete_article(path: SlugPath) -> tuple[str, int]:
     article = _editable(db, path.slug, current_user())
     db.execute(delete(Article).where(Article.id == article.id))
     db.commit()
+    invalidate_tags()
     return "", 204
 
 

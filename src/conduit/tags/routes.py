@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from conduit.api import responses
 from conduit.db import session
+from conduit.tags.cache import cached_tags
 from conduit.tags.queries import used_tags
 
 bp = APIBlueprint("tags", __name__, url_prefix="/api", abp_tags=[Tag(name="Tags")])
@@ -18,4 +19,4 @@ class TagsResponse(BaseModel):
 @bp.get("/tags", responses=responses(200, TagsResponse), operation_id="GetTags")
 def get_tags() -> dict[str, list[str]]:
     """Every tag in use, sorted."""
-    return {"tags": used_tags(session())}
+    return {"tags": cached_tags(lambda: used_tags(session()))}
