@@ -376,7 +376,9 @@ def start_nginx(layout: Layout, max_body_bytes: int) -> Component:
         access_log=str(layout.logs / "nginx-access.log"),
         error_log=str(layout.logs / "nginx-error.log"),
     )
-    standalone = StandaloneNginx(prefix=layout.nginx_prefix, site=site, user=worker_user_for(STATIC_ROOT))
+    standalone = StandaloneNginx(
+        prefix=layout.nginx_prefix, site=site, user=worker_user_for(STATIC_ROOT, layout.nginx_prefix)
+    )
     conf = write_standalone(standalone)
     base = [nginx, "-p", str(standalone.prefix), "-c", str(conf), "-e", str(standalone.error_log)]
     run([*base, "-t", "-q"], "nginx -t")

@@ -137,12 +137,16 @@ def write_standalone(nginx: StandaloneNginx) -> Path:
     return nginx.conf_file
 
 
-def worker_user_for(path: Path) -> str:
-    """Who nginx's workers should run as when started by root: www-data when it can read *path*,
-    otherwise the owner of *path* (a checkout under /root is not readable by www-data)."""
-    readable = all(os.stat(part).st_mode & 0o005 == 0o005 for part in [path, *path.parents])
+def worker_user_for(*paths: Path) -> str:
+    """Who nginx's workers should run as when started by root: www-data when it can reach every one of
+    *paths* (static files to read, the prefix where it buffers bodies), otherwise the owner of the first
+    (a checkout under /root, or pytest's 0700 temp dirs, are closed to www-data)."""
     try:
         pwd.getpwnam("www-data")
     except KeyError:
-        readable = False
-    return "www-data" if readable else pwd.getpwuid(path.stat().st_uid).pw_name
+        return pwd.getpwuid(paths[0].stat().st_uid).pw_name
+    for path in paths:
+        existing = [part for part in [path, *path.parents] if part.exists()]
+        if not all(os.stat(part).st_mode & 0o005 == 0o005 for part in existing):
+            return pwd.getpwuid(paths[0].stat().st_uid).pw_name
+    return "www-data"

@@ -235,25 +235,28 @@ def test_the_app_logs_the_real_client_and_nginx_request_id(stack: Stack) -> None
     request_id = generated.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)  # nginx's $request_id
 
-    app_logs = stack.app_log(stack.app_ports[0]) + stack.app_log(stack.app_ports[1])
+    def app_logs() -> str:
+        return stack.app_log(stack.app_ports[0]) + stack.app_log(stack.app_ports[1])
+
     for rid in ("client-id-1", request_id):
+        # both servers write their log line after the response has gone: wait for it
         line = f'[gunicorn.access] [{rid}] {OTHER_CLIENT} "GET /api/tags HTTP/1.1" 200'
-        assert line in app_logs
-        assert re.search(
-            rf'^{re.escape(OTHER_CLIENT)} .* "GET /api/tags HTTP/1.1" 200 .* rid={rid}$',
-            stack.nginx_log(),
-            re.M,
-        )
-    assert "203.0.113.66" not in app_logs
+        wait_until(lambda line=line: line in app_logs(), f"app log line {line}", 10)
+        nginx_line = rf'^{re.escape(OTHER_CLIENT)} .* "GET /api/tags HTTP/1.1" 200 .* rid={rid}$'
+        wait_until(lambda p=nginx_line: bool(re.search(p, stack.nginx_log(), re.M)), f"nginx line {rid}", 10)
+    assert "203.0.113.66" not in app_logs()
 
 
 def test_both_upstreams_receive_traffic(stack: Stack) -> None:
     ids = [f"spread-{uuid.uuid4().hex[:8]}-{n}" for n in range(12)]
     for rid in ids:
         assert stack.request("GET", "/healthz", headers={"X-Request-ID": rid}).status == 200
-    served = [sum(f"[{rid}]" in stack.app_log(port) for rid in ids) for port in stack.app_ports]
-    assert sum(served) == len(ids)
-    assert all(count >= 2 for count in served), served
+
+    def served() -> list[int]:
+        return [sum(f"[{rid}]" in stack.app_log(port) for rid in ids) for port in stack.app_ports]
+
+    wait_until(lambda: sum(served()) == len(ids), "an access line for every request", 10)
+    assert all(count >= 2 for count in served()), served()
 
 
 def test_a_body_over_the_limit_gets_413_json_and_creates_nothing(stack: Stack) -> None:
@@ -264,6 +267,22 @@ def test_a_body_over_the_limit_gets_413_json_and_creates_nothing(stack: Stack) -
     assert answer.status == 413
     assert answer.headers["Content-Type"] == "application/json"
     assert answer.json() == {"errors": {"body": [f"is larger than the limit of {LIMIT} bytes"]}}
+    # chunked: no Content-Length for nginx to check up front; it counts as the body arrives
+    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=15)
+    try:
+        chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+        conn.request(
+            "POST",
+            "/api/users",
+            body=chunks,
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        chunked = conn.getresponse()
+        assert chunked.status == 413
+        assert json.loads(chunked.read())["errors"]["body"] == [f"is larger than the limit of {LIMIT} bytes"]
+    finally:
+        conn.close()
     login = {"user": {"email": f"{name}@example.com", "password": "password123"}}
     refused = stack.request(
         "POST", "/api/users/login", json.dumps(login).encode(), {"Content-Type": "application/json"}
@@ -287,7 +306,7 @@ def private_nginx(tmp_path: Path) -> Iterator[Callable[[NginxTarget], Standalone
     processes: list[Path] = []
 
     def start(site: NginxTarget) -> StandaloneNginx:
-        nginx = StandaloneNginx(prefix=prefix, site=site, user=worker_user_for(STATIC_ROOT))
+        nginx = StandaloneNginx(prefix=prefix, site=site, user=worker_user_for(STATIC_ROOT, prefix))
         conf = write_standalone(nginx)
         command = [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(prefix), "-c", str(conf)]
         subprocess.run([*command, "-e", str(nginx.error_log)], check=True, capture_output=True, timeout=10)
@@ -318,7 +337,8 @@ def test_with_every_upstream_down_the_client_gets_502_json(
     assert answer.json() == {"errors": {"server": ["is unavailable; retry later"]}}
     assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["X-Request-ID"])
     # the retry went to the other server before giving up
-    assert "upstream=" + ", ".join(dead) in Path(logs["access_log"]).read_text()
+    tried = "upstream=" + ", ".join(dead)
+    wait_until(lambda: tried in Path(logs["access_log"]).read_text(), "nginx's access line", 10)
 
 
 def test_the_tls_variant_redirects_and_sends_hsts(
