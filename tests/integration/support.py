@@ -35,6 +35,7 @@ SCRUBBED = (
     "TAGS_CACHE_SECONDS",
     "PROXY_TRUSTED_HOPS",
     "WEB_CONCURRENCY",
+    "CONDUIT_UWSGI_PORT",
 )
 
 
@@ -99,15 +100,18 @@ def wait_until(
     answers: Callable[[], bool],
     what: str,
     timeout: float = 15.0,
-    alive: Callable[[], bool] = lambda: True,
+    alive: Callable[[], bool] | None = None,
     log: Path | None = None,
 ) -> None:
     """Poll *answers* until true; fail with the tail of *log* if *alive* turns false or time runs out."""
     deadline = time.monotonic() + timeout
     last_error = "no attempt"
-    tail = lambda: "" if log is None or not log.exists() else log.read_text(errors="replace")[-3000:]  # noqa: E731
+
+    def tail() -> str:
+        return "" if log is None or not log.exists() else log.read_text(errors="replace")[-3000:]
+
     while time.monotonic() < deadline:
-        if not alive():
+        if alive is not None and not alive():
             pytest.fail(f"{what}: the process exited before answering:\n{tail()}")
         try:
             if answers():
