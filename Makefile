@@ -42,13 +42,13 @@ test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly wit
 	$(BIN)/python -m pytest
 
 lint: $(DEV_STAMP) ## ruff (lint + format check) and mypy --strict on src/
-	$(BIN)/ruff check src tests migrations bin deploy
-	$(BIN)/ruff format --check src tests migrations bin deploy
+	$(BIN)/ruff check src tests migrations bin deploy bench
+	$(BIN)/ruff format --check src tests migrations bin deploy bench
 	$(BIN)/mypy
 
 format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests migrations bin deploy
-	$(BIN)/ruff format src tests migrations bin deploy
+	$(BIN)/ruff check --fix src tests migrations bin deploy bench
+	$(BIN)/ruff format src tests migrations bin deploy bench
 
 conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
 	$(BIN)/python bin/conformance.py

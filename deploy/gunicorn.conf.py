@@ -3,8 +3,15 @@
 Every value can be overridden from the environment:
 
 * ``GUNICORN_BIND`` (or ``HOST`` and ``PORT``): where to listen; default ``127.0.0.1:8000``.
-* ``WEB_CONCURRENCY``: worker processes; default ``2 * CPU cores + 1`` (gunicorn's own advice).
-* ``GUNICORN_TIMEOUT``, ``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE``.
+* ``WEB_CONCURRENCY``: worker processes; default ``CPU cores + 1``.
+* ``GUNICORN_THREADS``: threads per worker (gthread); default 2. Workers x threads is
+  ``2 * cores + 2`` requests at once, about gunicorn's ``2 * cores + 1`` advice, in fewer processes.
+* ``GUNICORN_WORKER_CLASS``: ``gthread`` (default) or ``sync``. gthread was chosen by measurement
+  (bench/worker_class.py, docs/decisions.md): behind nginx it serves as many requests as sync with
+  ``2 * cores + 1`` workers, with 10-14 % less CPU per request (it keeps nginx's upstream keepalive
+  connections) and about 45 % less memory.
+* ``GUNICORN_TIMEOUT``, ``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE`` (5 s: nginx drops its idle
+  upstream connections after 4 s, before gunicorn does).
 * ``FORWARDED_ALLOW_IPS``: proxies whose X-Forwarded-* headers gunicorn trusts; default loopback.
 """
 
@@ -18,8 +25,9 @@ _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}").split(",")
 
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
-worker_class = "sync"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

@@ -57,7 +57,10 @@ def deploy() -> None:
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.option("--bind", "-b", help="Address to listen on (default: 127.0.0.1:$PORT, PORT defaults to 8000).")
 @click.option(
-    "--workers", "-w", type=int, help="Worker processes (default: WEB_CONCURRENCY or 2 x cores + 1)."
+    "--workers",
+    "-w",
+    type=int,
+    help="Worker processes (default: WEB_CONCURRENCY or cores + 1; 2 threads each).",
 )
 @click.option(
     "--config",
