@@ -19,7 +19,8 @@ import multiprocessing
 import os
 import sys
 
-from conduit.logs import TEXT_FORMAT
+from conduit.logs import gunicorn_logconfig
+from conduit.settings import ConfigError, load_settings
 
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
@@ -39,39 +40,26 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # would collide there, and Conduit does not use it.
 control_socket_disable = True
 
-# Logs go to stderr (seed 004: nothing on stdout), in the app's format: gunicorn's access lines carry the
-# request id, the client address (the real one: the app's ProxyFix rewrites it in the shared environ),
-# status, size and duration.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# Logging: conduit.logs decides the handlers for gunicorn's master and workers and for the app alike
+# (LOG_FORMAT, LOG_DIR, LOG_SYSLOG_ADDRESS, ADMINS: docs/configuration.md); gunicorn's error log propagates
+# to them. gunicorn's access log is off: the app writes one conduit.request line per request, with the
+# request id, the real client address (ProxyFix), the status, the duration and the user id.
+# An unusable configuration (or log sink) stops here with one line, before gunicorn starts anything.
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"conduit": {"format": TEXT_FORMAT}},
-    "filters": {
-        "request_id": {"()": "conduit.logs.RequestIdFilter"},
-        "access_request_id": {"()": "conduit.logs.GunicornAccessFilter"},
-    },
-    "handlers": {
-        "stderr": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stderr",
-            "formatter": "conduit",
-            "filters": ["request_id"],
-        },
-        "access": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stderr",
-            "formatter": "conduit",
-            "filters": ["access_request_id"],
-        },
-    },
-    "root": {"level": "INFO", "handlers": []},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
-        "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-    },
-}
+accesslog = None
+
+
+def _refuse(exc: Exception) -> None:
+    sys.stderr.write(f"conduit: refusing to start: {exc}\n")
+    sys.stderr.flush()
+    raise SystemExit(4) from None
+
+
+try:
+    logconfig_dict = gunicorn_logconfig(load_settings(), loglevel)
+except ConfigError as _exc:
+    _refuse(_exc)
+
 proc_name = "conduit"
 
 
@@ -87,3 +75,45 @@ def on_starting(server: object) -> None:
         sys.stderr.write(f"conduit: refusing to start: {exc}\n")
         sys.stderr.flush()
         raise SystemExit(4) from None
+    _prepare_metrics_dir()
+
+
+# Prometheus multiprocess mode (conduit.metrics): every worker writes its metrics to files in one
+# directory, and /metrics adds up the files of all workers. PROMETHEUS_MULTIPROC_DIR names it; unset, the
+# master makes a private one (two gunicorn instances on one host must never share a directory) and
+# removes it at exit. Either way its *.db files are deleted when the master starts, not on a reload
+# (HUP): counters carry on across reloads and only start from zero with a new master. The master notes
+# a directory it made in its environment (a HUP re-reads this file, not the environment).
+_OWN_METRICS_DIR = "CONDUIT_OWN_METRICS_DIR"
+
+
+def _prepare_metrics_dir() -> None:
+    """In the master, before any worker forks (workers inherit the variable and import the app later)."""
+    import tempfile
+    from pathlib import Path
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="conduit-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        os.environ[_OWN_METRICS_DIR] = path
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # the last run's values (only prometheus_client's files)
+        stale.unlink()
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker is gone (stopped, recycled by max_requests, or killed): keep its counters and histograms,
+    drop its live gauges (its in-flight requests and pool connections no longer exist)."""
+    from prometheus_client import multiprocess  # not conduit.metrics: the master registers no metrics
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    own = os.environ.get(_OWN_METRICS_DIR)
+    if own and own == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import shutil
+
+        shutil.rmtree(own, ignore_errors=True)

@@ -11,12 +11,13 @@ from flask_openapi3.models.tag import Tag as OpenAPITag
 from flask_openapi3.openapi import OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from conduit import __version__, health, logs, security, shared_state
+from conduit import __version__, health, logs, metrics, security, shared_state
 from conduit.api import SECURITY_SCHEMES, GenericError
 from conduit.articles.routes import bp as articles_bp
 from conduit.articles.routes import favorites_bp
 from conduit.comments.routes import bp as comments_bp
 from conduit.db import Database
+from conduit.error_tracking import init_error_tracking
 from conduit.errors import register_error_handlers
 from conduit.profiles.routes import bp as profiles_bp
 from conduit.settings import Settings, load_settings
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     """Build the app from *settings*, or from the environment (see :mod:`conduit.settings`)."""
     settings = settings or load_settings(**overrides)
     logs.configure_logging(settings)
+    init_error_tracking(settings)
 
     app = OpenAPI(
         __name__,
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     Database().init_app(app, settings)
+    metrics.init_app(app, settings)  # before the other hooks: requests they refuse are counted too
     shared_state.init_app(app, settings)
     logs.init_app(app)
     security.init_app(app, settings)

@@ -14,15 +14,17 @@ A production profile refuses an unsafe configuration: :func:`load_settings` rais
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -106,7 +108,41 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1)
 
     conduit_admin_email: str | None = None
+    #: Sentry DSN for error reports; unset: the SDK is not started and nothing is sent anywhere.
+    sentry_dsn: str | None = None
+    #: Share of requests Sentry traces for performance (0: errors only).
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # Logging (conduit.logs): format and sinks. Every process (gunicorn's master and workers, the CLI)
+    # installs the same handlers from these settings.
+    #: ``text`` (readable lines) or ``json`` (one JSON object per line); the production profile uses json.
+    log_format: Literal["text", "json"] = "text"
+    #: One INFO line per request on the ``conduit.request`` logger, whatever LOG_LEVEL says.
+    log_requests: bool = True
+    #: Write logs to stderr (the service manager or the container runtime keeps them).
+    log_stderr: bool = True
+    #: Also append to ``<LOG_DIR>/conduit.log``; every process reopens the file when logrotate moves it.
+    log_dir: Path | None = None
+    #: Also send to syslog: a Unix socket (``/dev/log``) or ``host:port`` (UDP).
+    log_syslog_address: str | None = None
+    log_syslog_facility: Literal[
+        "user", "daemon", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"
+    ] = "user"
+    #: E-mail ERROR records (with their traceback) to these addresses through MAIL_SERVER.
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mail_server: str | None = None
+    mail_port: int = Field(default=25, ge=1, le=65535)
+    #: STARTTLS before logging in and sending.
+    mail_use_tls: bool = False
+    mail_username: str | None = None
+    mail_password: SecretStr | None = None
+    mail_sender: str = "conduit@localhost"
+    #: Seconds one SMTP conversation may take (it runs in a thread of its own, never in a request).
+    mail_timeout: float = Field(default=5.0, gt=0, le=60)
+    #: At most LOG_MAIL_LIMIT error mails per process in LOG_MAIL_WINDOW_SECONDS; the next mail sent
+    #: says how many errors were not mailed.
+    log_mail_limit: int = Field(default=5, ge=1, le=1000)
+    log_mail_window_seconds: int = Field(default=600, ge=1, le=86400)
     #: Redis for state that all workers and hosts share (caches, rate limits); unset in embedded mode.
     redis_url: str | None = None
     #: Starts every Redis key, so that several deployments (or test runs) can share one Redis.
@@ -177,6 +213,46 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", "log_syslog_facility", mode="before")
+    @classmethod
+    def _lower_choice(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("log_dir", "log_syslog_address", "mail_server", "mail_username", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment, .env: "ops@example.com, dev@example.com"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _check_admins(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c.isspace() for c in address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+    @field_validator("log_syslog_address")
+    @classmethod
+    def _check_syslog_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdecimal() or not 0 < int(port) < 65536:
+                raise ValueError("must be a Unix socket (/dev/log) or host:port (UDP), e.g. 10.0.0.5:514")
+        return value
+
+    @model_validator(mode="after")
+    def _mail_needs_a_server(self) -> Settings:
+        if self.admins and not self.mail_server:
+            raise ValueError("ADMINS is set but MAIL_SERVER is not; error mails need an SMTP server")
+        return self
+
     @model_validator(mode="after")
     def _page_sizes(self) -> Settings:
         if self.default_page_size > self.max_page_size:
@@ -186,6 +262,32 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # Metrics (conduit.metrics). Kept together at the end of the class.
+    #: Serve Prometheus metrics at ``/metrics`` (to METRICS_ALLOW only).
+    metrics_enabled: bool = True
+    #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
+    #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
+    conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
+
+    @field_validator("metrics_allow", mode="before")
+    @classmethod
+    def _split_metrics_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _check_metrics_allow(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
 
 class DevelopmentSettings(Settings):
@@ -209,6 +311,7 @@ class TestingSettings(Settings):
 class ProductionSettings(Settings):
     conduit_env: Profile = "production"
     secret_key: str = ""
+    log_format: Literal["text", "json"] = "json"
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> ProductionSettings:

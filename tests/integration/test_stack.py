@@ -60,6 +60,11 @@ class Stack:
     def app_log(self, port: int) -> str:
         return (self.directory / "log" / f"app-{port}.log").read_text(errors="replace")
 
+    def request_lines(self, port: int) -> list[dict[str, Any]]:
+        """The app's ``conduit.request`` lines (the stack runs the production profile: JSON lines)."""
+        entries = [json.loads(line) for line in self.app_log(port).splitlines() if line.startswith("{")]
+        return [entry for entry in entries if entry["logger"] == "conduit.request"]
+
     def nginx_log(self) -> str:
         return (self.directory / "log" / "nginx-access.log").read_text(errors="replace")
 
@@ -238,10 +243,21 @@ def test_the_app_logs_the_real_client_and_nginx_request_id(stack: Stack) -> None
     def app_logs() -> str:
         return stack.app_log(stack.app_ports[0]) + stack.app_log(stack.app_ports[1])
 
+    def request_line(rid: str) -> dict[str, Any] | None:
+        lines = stack.request_lines(stack.app_ports[0]) + stack.request_lines(stack.app_ports[1])
+        return next((entry for entry in lines if entry["request_id"] == rid), None)
+
     for rid in ("client-id-1", request_id):
         # both servers write their log line after the response has gone: wait for it
-        line = f'[gunicorn.access] [{rid}] {OTHER_CLIENT} "GET /api/tags HTTP/1.1" 200'
-        wait_until(lambda line=line: line in app_logs(), f"app log line {line}", 10)
+        wait_until(lambda rid=rid: request_line(rid) is not None, f"app request line {rid}", 10)
+        line = request_line(rid)
+        assert line is not None
+        assert (line["client_ip"], line["method"], line["path"], line["status"]) == (
+            OTHER_CLIENT,
+            "GET",
+            "/api/tags",
+            200,
+        )
         nginx_line = rf'^{re.escape(OTHER_CLIENT)} .* "GET /api/tags HTTP/1.1" 200 .* rid={rid}$'
         wait_until(lambda p=nginx_line: bool(re.search(p, stack.nginx_log(), re.M)), f"nginx line {rid}", 10)
     assert "203.0.113.66" not in app_logs()
@@ -253,7 +269,9 @@ def test_both_upstreams_receive_traffic(stack: Stack) -> None:
         assert stack.request("GET", "/healthz", headers={"X-Request-ID": rid}).status == 200
 
     def served() -> list[int]:
-        return [sum(f"[{rid}]" in stack.app_log(port) for rid in ids) for port in stack.app_ports]
+        return [
+            sum(entry["request_id"] in ids for entry in stack.request_lines(port)) for port in stack.app_ports
+        ]
 
     wait_until(lambda: sum(served()) == len(ids), "an access line for every request", 10)
     assert all(count >= 2 for count in served()), served()

@@ -11,6 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conduit import metrics
 from conduit.api import TOKEN, responses, settings
 from conduit.articles.models import Article, Favorite
 from conduit.articles.queries import (
@@ -130,6 +131,7 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
         raise ApiError(409, {"slug": ["has already been taken"]})
     set_tags(db, article.id, data.tag_list)
     db.commit()
+    metrics.ARTICLES_PUBLISHED.inc()
     if data.tag_list:
         invalidate_tags()
     return {"article": article_view(db, user.id, article.id)}, 201

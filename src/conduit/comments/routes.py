@@ -8,6 +8,7 @@ from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from sqlalchemy import select
 
+from conduit import metrics
 from conduit.api import TOKEN, responses
 from conduit.articles.routes import article_or_404
 from conduit.articles.schemas import SlugPath
@@ -56,6 +57,7 @@ def add_comment(path: SlugPath, body: NewCommentRequest) -> tuple[dict[str, Any]
     comment = Comment(body=body.comment.body, article_id=article.id, author_id=user.id)
     db.add(comment)
     db.commit()
+    metrics.COMMENTS_CREATED.inc()
     return {"comment": comment_view(db, user.id, comment.id)}, 201
 
 

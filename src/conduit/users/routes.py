@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conduit import metrics
 from conduit.api import TOKEN, responses, settings
 from conduit.db import session
 from conduit.errors import ApiError
@@ -81,6 +82,7 @@ def register(body: NewUserRequest) -> tuple[dict[str, Any], int]:
     )
     db.add(user)
     _commit_user(db, data.username, data.email)
+    metrics.USERS_REGISTERED.inc()
     return user_json(user, tokens().issue(user)), 201
 
 
