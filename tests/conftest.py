@@ -102,6 +102,15 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
             yield url
 
 
+def migrated_sqlite_url(directory: Path) -> str:
+    """A SQLite database file in *directory*, migrated to the latest revision; returns its URL."""
+    url = f"sqlite:///{directory / 'conduit.db'}"
+    engine = sa.create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
 def _migrated(url: str) -> Iterator[str]:
     engine = sa.create_engine(url)
     migrate.upgrade(engine)

@@ -9,9 +9,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from conduit import migrate
+from tests.conftest import migrated_sqlite_url
 from tests.integration.support import REPO
 
 GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
@@ -134,8 +132,4 @@ def write_env_file(path: Path, values: dict[str, str]) -> Path:
 
 
 def migrated_sqlite(directory: Path) -> str:
-    url = f"sqlite:///{directory / 'served.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite_url(directory)

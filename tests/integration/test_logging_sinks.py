@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from conduit import logs, migrate
+from conduit import logs
 from conduit.settings import load_settings
-from tests.conftest import make_app
+from tests.conftest import make_app, migrated_sqlite_url
 from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
 
 GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
@@ -40,11 +39,7 @@ def _restore_logging() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('sinks') / 'conduit.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite_url(tmp_path_factory.mktemp("sinks"))
 
 
 def app_that_fails(sqlite_url: str, **overrides: Any) -> Flask:

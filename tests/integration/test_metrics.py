@@ -15,11 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from conduit import migrate
+from tests.conftest import migrated_sqlite_url
 from tests.integration.support import free_port, server_env, stop, wait_until
 from tests.integration.test_wsgi_server import Server, gunicorn, wait_until_healthy
 
@@ -55,11 +54,7 @@ def per_worker(directory: Path, name: str, **labels: str) -> dict[int, float]:
 
 @pytest.fixture
 def database(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'metrics.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 def start(workdir: Path, database: str, **extra: str) -> Iterator[Server]:

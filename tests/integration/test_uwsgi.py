@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from conduit import migrate
 from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
-from tests.conftest import require_or_skip
-from tests.integration.support import REPO, free_port, http_request, server_env, wait_until
+from tests.conftest import migrated_sqlite_url, require_or_skip
+from tests.integration.support import REPO, Reply, free_port, http_request, server_env, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -43,16 +41,6 @@ OTHER_CLIENT = "127.0.0.2"  # a client address other than nginx's own
 
 
 # --- the uwsgi protocol --------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 def _sized(data: bytes) -> bytes:
@@ -254,11 +242,7 @@ def wait_until_serving(server: Uwsgi) -> None:
 
 @pytest.fixture
 def migrated_sqlite(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'served.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-from conduit import migrate
+from tests.conftest import migrated_sqlite_url
 from tests.integration.support import (
     REPO,
     Reply,
@@ -78,11 +77,7 @@ def wait_until_healthy(server: Server) -> None:
 
 @pytest.fixture
 def migrated_sqlite(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'served.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 @pytest.fixture

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
-from conduit import logs, migrate
+from conduit import logs
 from conduit.settings import ConfigError, load_settings
-from tests.conftest import make_app, register, require_or_skip
+from tests.conftest import make_app, migrated_sqlite_url, register, require_or_skip
 
 ISO_UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -34,11 +33,7 @@ def _restore_logging() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('logging') / 'conduit.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
+    return migrated_sqlite_url(tmp_path_factory.mktemp("logging"))
 
 
 MakeLoggingApp = Callable[..., Flask]
