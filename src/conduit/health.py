@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from conduit import __version__
 from conduit.api import settings
 from conduit.db import session
 from conduit.errors import RETRY_AFTER_SECONDS
@@ -25,9 +26,24 @@ log = logging.getLogger("conduit.health")
 OPTIONAL_CHECKS = frozenset({"redis"})
 
 
+#: The build on every probe answer, so a rollout can be followed replica by replica.
+VERSION_HEADER = "X-Conduit-Version"
+
+
+def build() -> dict[str, str]:
+    return {"version": __version__, "revision": settings().conduit_revision}
+
+
+@bp.after_request
+def _add_version(response: Response) -> Response:
+    version = build()
+    response.headers[VERSION_HEADER] = f"{version['version']} ({version['revision']})"
+    return response
+
+
 @bp.get("/healthz")
 def healthz() -> dict[str, Any]:
-    return {"status": "ok"}
+    return {"status": "ok", **build()}
 
 
 @bp.get("/readyz")
@@ -49,7 +65,7 @@ def readyz() -> tuple[dict[str, Any], int, dict[str, str]]:
     if state is not None:
         checks["redis"] = "ok" if state.ping() else "unavailable"
     failing = [name for name, value in checks.items() if value != "ok"]
-    body: dict[str, Any] = {"status": "ready", "checks": checks}
+    body: dict[str, Any] = {"status": "ready", "checks": checks, **build()}
     degraded = [name for name in failing if name in OPTIONAL_CHECKS]
     if degraded:
         body["degraded"] = degraded

@@ -43,6 +43,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(name)s] [%(request_id)s] %(message)s"
 LOG_FILE_NAME = "conduit.log"
 REQUEST_LOGGER = "conduit.request"
+#: Paths that monitors poll: their successful requests are logged only with LOG_PROBES=true.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _HANDLER_PREFIX = "conduit-"
 
 request_log = logging.getLogger(REQUEST_LOGGER)
@@ -430,12 +432,16 @@ def _start_request() -> None:
     g.request_id = sent if _VALID_REQUEST_ID.match(sent) else uuid.uuid4().hex
 
 
+def _quiet_probe(response: Response) -> bool:
+    return request.path in PROBE_PATHS and response.status_code < 400
+
+
 def _finish_request(response: Response) -> Response:
     if "request_id" not in g:  # an earlier before_request hook refused the request before ours ran
         _start_request()
     response.headers[REQUEST_ID_HEADER] = g.request_id
     settings: Settings | None = current_app.extensions.get("conduit.settings")
-    if settings is None or settings.log_requests:
+    if settings is None or (settings.log_requests and (settings.log_probes or not _quiet_probe(response))):
         duration_ms = round((time.perf_counter() - g.request_started) * 1000, 1)
         full_path = request.full_path.removesuffix("?")
         protocol = request.environ.get("SERVER_PROTOCOL", "HTTP/1.1")

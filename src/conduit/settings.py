@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     #: One INFO line per request on the ``conduit.request`` logger, whatever LOG_LEVEL says.
     log_requests: bool = True
+    #: Also log successful probe requests (``/healthz``, ``/readyz``, ``/metrics``): a load balancer or
+    #: Kubernetes asks every few seconds, so by default only the failing ones are logged.
+    log_probes: bool = False
     #: Write logs to stderr (the service manager or the container runtime keeps them).
     log_stderr: bool = True
     #: Also append to ``<LOG_DIR>/conduit.log``; every process reopens the file when logrotate moves it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+import conduit
 from conduit import migrate
 from conduit.db import get_db
 from tests.conftest import get_db_of, make_app, postgres_database
@@ -45,6 +47,22 @@ def test_healthz_answers_ok(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert response.get_json()["status"] == "ok"
+
+
+def test_probes_name_the_build(client: FlaskClient) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        body = response.get_json()
+        assert body["version"] == conduit.__version__
+        assert body["revision"] == "unknown"  # CONDUIT_REVISION is not set in the tests
+        assert response.headers["X-Conduit-Version"] == f"{conduit.__version__} (unknown)"
+
+
+def test_the_revision_comes_from_the_settings(tmp_path: Path) -> None:
+    application = make_app(f"sqlite:///{tmp_path / 'unused.db'}", conduit_revision="0123abc")
+    response = application.test_client().get("/healthz")
+    assert response.get_json()["revision"] == "0123abc"
+    assert response.headers["X-Conduit-Version"].endswith(" (0123abc)")
 
 
 def test_healthz_touches_no_database(app: Flask, client: FlaskClient) -> None:

@@ -146,6 +146,22 @@ def test_request_lines_can_be_turned_off(logging_app: MakeLoggingApp, tmp_path: 
     assert "conduit.request" not in text
 
 
+def test_successful_probes_are_not_logged_unless_asked(logging_app: MakeLoggingApp, tmp_path: Path) -> None:
+    client = logging_app().test_client()
+    for path in ("/healthz", "/readyz", "/log-inside"):
+        client.get(path, headers={"X-Request-ID": f"probe{path.replace('/', '-')}"})
+    client.post("/healthz", headers={"X-Request-ID": "probe-refused"})
+    text = log_file(tmp_path).read_text()
+    assert "[probe-healthz]" not in text
+    assert "[probe-readyz]" not in text
+    assert '[probe-log-inside] 127.0.0.1 "GET /log-inside HTTP/1.1" 200 ' in text
+    assert '[probe-refused] 127.0.0.1 "POST /healthz HTTP/1.1" 405 ' in text  # a failing probe is logged
+
+    logs.reset_logging()
+    logging_app(log_probes=True).test_client().get("/healthz", headers={"X-Request-ID": "probe-asked"})
+    assert '[probe-asked] 127.0.0.1 "GET /healthz HTTP/1.1" 200 ' in log_file(tmp_path).read_text()
+
+
 def ours() -> list[str]:
     return [name for h in logging.getLogger().handlers if (name := h.get_name() or "").startswith("conduit-")]
 
