@@ -75,45 +75,21 @@ def on_starting(server: object) -> None:
         sys.stderr.write(f"conduit: refusing to start: {exc}\n")
         sys.stderr.flush()
         raise SystemExit(4) from None
-    _prepare_metrics_dir()
+    # Prometheus multiprocess mode: name and empty the directory here, in the master, before any worker
+    # forks. Not on a reload (HUP): counters carry on across reloads, from zero only with a new master.
+    from conduit import metrics_dir
 
-
-# Prometheus multiprocess mode (conduit.metrics): every worker writes its metrics to files in one
-# directory, and /metrics adds up the files of all workers. PROMETHEUS_MULTIPROC_DIR names it; unset, the
-# master makes a private one (two gunicorn instances on one host must never share a directory) and
-# removes it at exit. Either way its *.db files are deleted when the master starts, not on a reload
-# (HUP): counters carry on across reloads and only start from zero with a new master. The master notes
-# a directory it made in its environment (a HUP re-reads this file, not the environment).
-_OWN_METRICS_DIR = "CONDUIT_OWN_METRICS_DIR"
-
-
-def _prepare_metrics_dir() -> None:
-    """In the master, before any worker forks (workers inherit the variable and import the app later)."""
-    import tempfile
-    from pathlib import Path
-
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not path:
-        path = tempfile.mkdtemp(prefix="conduit-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-        os.environ[_OWN_METRICS_DIR] = path
-    directory = Path(path)
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):  # the last run's values (only prometheus_client's files)
-        stale.unlink()
+    metrics_dir.prepare()
 
 
 def child_exit(server: object, worker: object) -> None:
-    """A worker is gone (stopped, recycled by max_requests, or killed): keep its counters and histograms,
-    drop its live gauges (its in-flight requests and pool connections no longer exist)."""
-    from prometheus_client import multiprocess  # not conduit.metrics: the master registers no metrics
+    """A worker is gone (stopped, recycled by max_requests, or killed)."""
+    from conduit import metrics_dir
 
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+    metrics_dir.worker_exited(worker.pid)  # type: ignore[attr-defined]
 
 
 def on_exit(server: object) -> None:
-    own = os.environ.get(_OWN_METRICS_DIR)
-    if own and own == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        import shutil
+    from conduit import metrics_dir
 
-        shutil.rmtree(own, ignore_errors=True)
+    metrics_dir.remove_own()

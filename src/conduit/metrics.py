@@ -1,10 +1,11 @@
 """Prometheus metrics, correct under several gunicorn workers.
 
-With ``PROMETHEUS_MULTIPROC_DIR`` set (deploy/gunicorn.conf.py sets it before the workers fork and wipes
-the directory when the master starts), every worker writes its values to files in that directory and
-``/metrics`` adds up the files of all workers, so a scrape gives the same totals whichever worker answers
-it. gunicorn's ``child_exit`` hook calls :func:`mark_worker_dead`: the counters and histograms of a dead
-worker stay (a total never goes down), its live gauges (in-flight requests, pool connections) go.
+With ``PROMETHEUS_MULTIPROC_DIR`` set (:mod:`conduit.metrics_dir`, called by deploy/gunicorn.conf.py and,
+under uWSGI, by :mod:`conduit.wsgi`, sets it before the workers fork and empties the directory when the
+master starts), every worker writes its values to files in that directory and ``/metrics`` adds up the
+files of all workers, so a scrape gives the same totals whichever worker answers it. When a worker exits,
+its counters and histograms stay (a total never goes down), its live gauges (in-flight requests, pool
+connections) go.
 Without the variable (embedded, tests, ``flask run``) a plain in-process registry is used.
 
 The metrics live at module level, once per process: every app object of a process shares them (tests
@@ -35,11 +36,10 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import Engine, event
 
-from conduit import __version__
+from conduit import __version__, metrics_dir
 from conduit.errors import error_response
 from conduit.settings import Settings
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: The ``endpoint`` label of a request that matched no route (404, 405): never the raw path, whose values
 #: a client could multiply at will.
 UNMATCHED = "unmatched"
@@ -51,7 +51,7 @@ FORBIDDEN_MESSAGE = "is not allowed from this address"
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get(MULTIPROC_ENV) or None
+    return os.environ.get(metrics_dir.MULTIPROC_ENV) or None
 
 
 _dir = multiprocess_dir()
@@ -217,9 +217,3 @@ def exposition() -> bytes:
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
-
-
-def mark_worker_dead(pid: int) -> None:
-    """For gunicorn's ``child_exit``: drop a dead worker's live gauges, keep its counters."""
-    if multiprocess_dir():
-        _multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -18,13 +18,16 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
 from tests.conftest import migrated_sqlite_url, require_or_skip
@@ -327,6 +330,39 @@ def test_serves_the_api_over_the_uwsgi_protocol(server: Uwsgi) -> None:
     line = request_line(server, "over-uwsgi-1")
     assert re.fullmatch(r'127\.0\.0\.1 "GET /api/tags\?limit=1 HTTP/1\.1" 200 [\d.]+ms', line), line
     assert sum("GET /api/tags?limit=1 " in line for line in server.log().splitlines()) == 1
+
+
+def test_metrics_add_up_every_worker(workdir: Path, migrated_sqlite: str) -> None:
+    """conduit.wsgi makes the multiprocess directory in uWSGI's master: one total per instance."""
+    env = uwsgi_env(
+        CONDUIT_UWSGI_PORT=str(free_port()),
+        WEB_CONCURRENCY=str(WORKERS),
+        CONDUIT_ENV="testing",
+        DATABASE_URL=migrated_sqlite,
+        LOG_FORMAT="json",  # the request lines name the worker (pid)
+    )
+    with uwsgi(workdir, env) as running:
+        wait_until_serving(running)
+        sent = 40
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda _: running.call("GET", "/api/tags").status, range(sent)))
+        assert statuses == [200] * sent
+        lines = [json.loads(line) for line in running.log().splitlines() if line.startswith("{")]
+        served_by = {line["pid"] for line in lines if line.get("path") == "/api/tags"}
+        assert len(served_by) == WORKERS, served_by  # both workers served some
+        for _ in range(6):  # whichever worker answers the scrape, it reports the instance
+            scrape = running.call("GET", "/metrics")
+            assert scrape.status == 200
+            assert tags_requests(text_string_to_metric_families(scrape.body.decode())) == sent
+
+
+def tags_requests(families: Iterable[Metric]) -> float:
+    return sum(
+        sample.value
+        for family in families
+        for sample in family.samples
+        if sample.name == "conduit_http_requests_total" and sample.labels.get("endpoint") == "/api/tags"
+    )
 
 
 def test_large_request_headers_fit(server: Uwsgi) -> None:
