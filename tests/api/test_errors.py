@@ -73,7 +73,8 @@ def error_body(response: TestResponse, status: int) -> dict[str, list[str]]:
 # --- routing --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/nope", "/api/nope", "/api/articles/a/b/c/d", "/api/", "/"])
+# "/" is the web UI's page (tests/browser/test_assets.py); other paths outside the API stay 404s.
+@pytest.mark.parametrize("path", ["/nope", "/api/nope", "/api/articles/a/b/c/d", "/api/", "/article"])
 def test_unknown_route_is_a_json_404(client: FlaskClient, path: str) -> None:
     errors = error_body(client.get(path), 404)
     assert list(errors) == ["route"]

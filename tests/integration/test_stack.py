@@ -180,26 +180,35 @@ def test_up_twice_starts_no_duplicates(stack: Stack) -> None:
 
 
 def test_static_files_come_precompressed_with_cache_headers(stack: Stack) -> None:
-    source = STATIC_ROOT / "conduit.css"
-    zipped = stack.request("GET", "/static/conduit.css", headers={"Accept-Encoding": "gzip"})
+    source = next((STATIC_ROOT / "assets").glob("conduit.*.css"))  # the web UI's fingerprinted build
+    path = f"/static/assets/{source.name}"
+    zipped = stack.request("GET", path, headers={"Accept-Encoding": "gzip"})
     assert zipped.status == 200
     assert zipped.headers["Content-Encoding"] == "gzip"
     # gzip_static sends the .gz file as it is, with its length; on-the-fly gzip would be chunked.
-    assert int(zipped.headers["Content-Length"]) == source.with_name("conduit.css.gz").stat().st_size
+    assert int(zipped.headers["Content-Length"]) == source.with_name(source.name + ".gz").stat().st_size
     assert gzip.decompress(zipped.body) == source.read_bytes()
-    assert zipped.headers["Cache-Control"] == "public, max-age=3600"
+    assert zipped.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert zipped.headers["ETag"]
     assert "Accept-Encoding" in zipped.headers["Vary"]
 
-    plain = stack.request("GET", "/static/conduit.css")
+    plain = stack.request("GET", path)
     assert plain.status == 200
     assert "Content-Encoding" not in plain.headers
     assert plain.body == source.read_bytes()
+
+    icon = stack.request("GET", "/static/favicon.svg")
+    assert icon.status == 200
+    assert icon.headers["Cache-Control"] == "public, max-age=3600"
 
     page = stack.request("GET", "/")
     assert page.status == 200
     assert b"<title>Conduit</title>" in page.body
     assert page.headers["Cache-Control"] == "no-cache"
+    deep_link = stack.request("GET", "/article/some-slug")
+    assert (deep_link.status, deep_link.body) == (200, page.body)
+    assert deep_link.headers["Cache-Control"] == "no-cache"
+    assert stack.request("GET", "/no/such/page").status == 404
 
 
 def register(stack: Stack, name: str) -> str:
@@ -266,7 +275,7 @@ def test_the_app_logs_the_real_client_and_nginx_request_id(stack: Stack) -> None
 def test_both_upstreams_receive_traffic(stack: Stack) -> None:
     ids = [f"spread-{uuid.uuid4().hex[:8]}-{n}" for n in range(12)]
     for rid in ids:
-        assert stack.request("GET", "/healthz", headers={"X-Request-ID": rid}).status == 200
+        assert stack.request("GET", "/api/tags", headers={"X-Request-ID": rid}).status == 200
 
     def served() -> list[int]:
         return [

@@ -1,0 +1,56 @@
+import { api } from "./api.6510cf57ae82.js";
+import { errorList, field, h, profileHref, showErrors } from "./dom.84a93861ed56.js";
+import { navigate } from "./router.761dfbb052a0.js";
+import { currentUser, signIn, signOut } from "./session.1aea945e7e6a.js";
+
+export function settingsView() {
+  const user = currentUser();
+  const errors = errorList();
+  const controls = [
+    ["URL of profile picture", h("input", { class: "form-control", name: "image", type: "url", placeholder: "URL of profile picture", value: user.image ?? "" })],
+    ["Username", h("input", { class: "form-control form-control-lg", name: "username", type: "text", placeholder: "Your Name", autocomplete: "username", value: user.username })],
+    ["Bio", h("textarea", { class: "form-control form-control-lg", name: "bio", rows: 8, placeholder: "Short bio about you", value: user.bio ?? "" })],
+    ["Email", h("input", { class: "form-control form-control-lg", name: "email", type: "email", placeholder: "Email", autocomplete: "email", value: user.email })],
+    ["New password", h("input", { class: "form-control form-control-lg", name: "password", type: "password", placeholder: "New Password", autocomplete: "new-password" })],
+  ];
+  const group = h(
+    "fieldset",
+    {},
+    controls.map(([label, control]) => field(label, control)),
+    h("button", { class: "btn btn-lg btn-primary pull-xs-right", type: "submit" }, "Update Settings"),
+  );
+  const form = h("form", { novalidate: true }, group);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const changes = Object.fromEntries(new FormData(form));
+    if (!changes.password) delete changes.password;
+    group.disabled = true;
+    try {
+      const answer = await api("PUT", "/user", { user: changes });
+      signIn(answer.user);
+      navigate(profileHref(answer.user.username));
+    } catch (error) {
+      showErrors(errors, error);
+      group.disabled = false;
+    }
+  });
+  const logout = h("button", { type: "button", class: "btn btn-outline-danger" }, "Or click here to logout.");
+  logout.addEventListener("click", () => {
+    signOut();
+    navigate("/");
+  });
+  const node = h(
+    "div",
+    { class: "settings-page" },
+    h(
+      "div",
+      { class: "container page" },
+      h(
+        "div",
+        { class: "row" },
+        h("div", { class: "col-md-6 offset-md-3 col-xs-12" }, h("h1", { class: "text-xs-center" }, "Your Settings"), errors, form, h("hr"), logout),
+      ),
+    ),
+  );
+  return { title: "Settings", node };
+}
