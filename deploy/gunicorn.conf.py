@@ -82,6 +82,34 @@ def on_starting(server: object) -> None:
     metrics_dir.prepare()
 
 
+def post_worker_init(worker: object) -> None:
+    """A stopping gthread worker closes its listening sockets at once instead of when it exits.
+
+    After a TERM the master closes its copy of the listening socket, but each worker keeps its own until
+    it has finished its requests, so the kernel goes on completing connections nobody will accept and
+    resets them when the last worker exits: nginx has sent the request by then, and cannot retry a POST
+    (docs/reliability.md, rolling restart). Here the worker accepts what already waits (and answers it
+    with "Connection: close"), then closes its sockets: once all have, a new connection is refused, and
+    nginx sends the request, POST included, to the other server. On a HUP the master and the new workers
+    keep the socket open, so nothing is refused."""
+    import select
+
+    stop_accepting = getattr(worker, "set_accept_enabled", None)  # gthread only
+    if stop_accepting is None:
+        return
+
+    def set_accept_enabled(enabled: bool) -> None:
+        stop_accepting(enabled)
+        if enabled or worker.alive:  # type: ignore[attr-defined]
+            return
+        for listener in worker.sockets:  # type: ignore[attr-defined]
+            while select.select([listener], [], [], 0)[0]:
+                worker.accept(listener)  # type: ignore[attr-defined]
+            listener.close()
+
+    worker.set_accept_enabled = set_accept_enabled  # type: ignore[attr-defined]
+
+
 def child_exit(server: object, worker: object) -> None:
     """A worker is gone (stopped, recycled by max_requests, or killed)."""
     from conduit import metrics_dir

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -73,6 +74,13 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
+    args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout, "application_name": "conduit"}
+    if settings.db_statement_timeout_ms:  # a startup option: 0 sends none (PgBouncer refuses "options")
+        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return args
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if settings.is_sqlite:
@@ -87,7 +95,7 @@ def make_engine(settings: Settings) -> Engine:
             pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
             pool_recycle=1800,
-            connect_args={"connect_timeout": settings.db_connect_timeout, "application_name": "conduit"},
+            connect_args=_postgres_connect_args(settings),
         )
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)
@@ -131,8 +139,15 @@ class Database:
 
     def _close_session(self, _exc: BaseException | None) -> None:
         session: Session | None = g.pop("_db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()
+        except SQLAlchemyError as exc:
+            # The ROLLBACK of a connection the server has just dropped (PostgreSQL restarting): raised
+            # here, after the response is made, it would replace that response with gunicorn's HTML 500.
+            log.warning("closing the database session failed: %s", str(exc).splitlines()[0])
+            session.invalidate()
 
     @contextmanager
     def standalone_session(self) -> Iterator[Session]:

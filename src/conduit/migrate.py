@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 
 def migrations_dir() -> Path:
@@ -40,6 +40,7 @@ def head_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = alembic_config(engine)
     with engine.begin() as conn:
+        _no_statement_timeout(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 
@@ -47,5 +48,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str = "base") -> None:
     config = alembic_config(engine)
     with engine.begin() as conn:
+        _no_statement_timeout(conn)
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def _no_statement_timeout(conn: Connection) -> None:
+    """A migration may rewrite a large table: DB_STATEMENT_TIMEOUT_MS is for requests, not for it."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL statement_timeout = 0"))

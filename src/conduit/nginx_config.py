@@ -97,7 +97,8 @@ def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir()),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - nginx configuration, not HTML
+        # nginx configuration, not HTML: nothing to escape
+        autoescape=False,  # noqa: S701  # nosec B701
         keep_trailing_newline=True,
     )
 

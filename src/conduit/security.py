@@ -7,7 +7,9 @@ A view declares what it needs with :func:`auth_required` or :func:`auth_optional
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Literal, TypeVar
@@ -69,6 +71,21 @@ class Passwords:
         return self.hasher.check_needs_rehash(password_hash)
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    #: The account's ``token_version`` when the token was issued (0 for tokens older than versions).
+    version: int
+    #: The ``jti``: what a password change keeps valid (None for tokens older than ids).
+    token_id: str | None
+
+    def valid_for(self, user: User) -> bool:
+        """Issued since the account's last password change, or the token that made that change."""
+        return self.version == user.token_version or (
+            self.token_id is not None and self.token_id == user.kept_token_id
+        )
+
+
 class Tokens:
     def __init__(self, settings: Settings) -> None:
         self.secret = settings.secret_key
@@ -77,11 +94,18 @@ class Tokens:
 
     def issue(self, user: User) -> str:
         now = datetime.now(UTC)
-        claims = {"sub": str(user.id), "iss": self.issuer, "iat": now, "exp": now + self.lifetime}
+        claims = {
+            "sub": str(user.id),
+            "iss": self.issuer,
+            "iat": now,
+            "exp": now + self.lifetime,
+            "jti": secrets.token_hex(16),
+            "ver": user.token_version or 0,
+        }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
-    def user_id(self, token: str) -> int:
-        """The user id a valid token names; raises an :class:`ApiError` (401) otherwise."""
+    def claims(self, token: str) -> TokenClaims:
+        """What a well-signed, unexpired token says; raises an :class:`ApiError` (401) otherwise."""
         try:
             claims = jwt.decode(
                 token,
@@ -94,10 +118,26 @@ class Tokens:
             raise unauthorized("has expired") from None
         except jwt.InvalidTokenError:
             raise unauthorized("is invalid") from None
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()):
+        subject, version, token_id = claims["sub"], claims.get("ver", 0), claims.get("jti")
+        if (
+            not isinstance(subject, str)
+            or not (subject.isascii() and subject.isdigit())
+            or type(version) is not int
+            or not (token_id is None or isinstance(token_id, str))
+        ):
             raise unauthorized("is invalid")
-        return int(subject)
+        return TokenClaims(int(subject), version, token_id)
+
+    def user_id(self, token: str) -> int:
+        """The user id a well-signed, unexpired token names; raises an :class:`ApiError` (401) otherwise."""
+        return self.claims(token).user_id
+
+
+def revoke_other_tokens(user: User) -> None:
+    """After a password change: only tokens issued from now on, and the current request's, stay valid."""
+    user.token_version = (user.token_version or 0) + 1
+    claims: TokenClaims | None = g.get("token_claims")
+    user.kept_token_id = claims.token_id if claims is not None else None
 
 
 def passwords() -> Passwords:
@@ -140,11 +180,13 @@ def authenticate() -> None:
     match = _SCHEMES.match(header)
     if match is None:
         raise unauthorized("is invalid")
-    user = session().get(User, tokens().user_id(match.group(1)))
-    if user is None:
+    claims = tokens().claims(match.group(1))
+    user = session().get(User, claims.user_id)
+    if user is None or not claims.valid_for(user):
         raise unauthorized("is invalid")
     g.current_user = user
     g.token = match.group(1)
+    g.token_claims = claims
 
 
 def init_app(app: Flask, settings: Settings) -> None:

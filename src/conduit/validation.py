@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from flask import Response, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
@@ -107,11 +107,41 @@ def check_json_body() -> None:
     if chunked_too_large:
         raise RequestEntityTooLarge()
     try:
-        request.get_json()
+        body = request.get_json()
+        lone_surrogate = _has_lone_surrogate(body)
     except BadRequest as exc:
         cause = exc.__cause__ or exc.__context__
         detail = f": {cause}" if isinstance(cause, ValueError) else ""
         raise ApiError(422, {"body": [f"is not valid JSON{detail}"]}) from None
+    except RecursionError:
+        raise ApiError(422, {"body": ["is nested too deeply"]}) from None
+    if lone_surrogate:
+        raise ApiError(
+            422, {"body": ["is not valid JSON: a \\u escape is a lone surrogate (not Unicode text)"]}
+        )
+
+
+def _has_lone_surrogate(body: Any) -> bool:
+    """JSON may escape half of a surrogate pair (``"\\ud800"``); no database or hasher can store that."""
+    pending = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(key) or _has_lone_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def _strip_required(value: Any) -> Any:
@@ -129,6 +159,12 @@ def _blank_to_none(value: Any) -> Any:
 
 
 #: A required string: null, missing, empty or only spaces is "can't be blank"; surrounding spaces go.
-RequiredText = Annotated[str, BeforeValidator(_strip_required)]
+#: The pattern says so in the OpenAPI document: Python's whitespace (str.strip) is ECMAScript's ``\s``
+#: plus the separators U+001C-U+001F and U+0085.
+RequiredText = Annotated[
+    str,
+    BeforeValidator(_strip_required),
+    Field(min_length=1, json_schema_extra={"pattern": r"[^\s\x1c-\x1f\x85]"}),
+]
 #: For optional strings where "" means "no value" (``bio``, ``image``).
 BlankToNone = BeforeValidator(_blank_to_none)

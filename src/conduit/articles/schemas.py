@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -13,7 +14,9 @@ MAX_TAGS = 20
 
 
 def _printable(value: str) -> str:
-    if not value.isprintable():
+    # Control characters (Cc) only: str.isprintable() would also refuse the zero-width joiner of emoji
+    # sequences such as 👩‍💻 and characters of newer Unicode versions.
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise PydanticCustomError("tag", "must not contain control characters")
     return value
 
@@ -22,7 +25,17 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-TagName = Annotated[RequiredText, Field(max_length=TAG_MAX_LENGTH), AfterValidator(_printable)]
+TagName = Annotated[
+    RequiredText,
+    # the same rule as _printable, for the OpenAPI document: no control character (C0, DEL, C1)
+    Field(
+        max_length=TAG_MAX_LENGTH,
+        json_schema_extra={
+            "pattern": r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+        },
+    ),
+    AfterValidator(_printable),
+]
 TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
 Title = Annotated[RequiredText, Field(max_length=255)]
 Description = Annotated[RequiredText, Field(max_length=1000)]
@@ -54,17 +67,31 @@ class UpdateArticleRequest(RequestModel):
 
 
 class ArticleQuery(BaseModel):
-    tag: str | None = Field(default=None, max_length=255, description="Only articles with this tag")
-    author: str | None = Field(default=None, max_length=255, description="Only articles by this username")
-    favorited: str | None = Field(
-        default=None, max_length=255, description="Only articles this username favourited"
+    # As long as a tag or a username may be: three such values, percent-encoded, still fit the 4 KiB
+    # request line gunicorn accepts.
+    tag: str | None = Field(
+        default=None, max_length=TAG_MAX_LENGTH, description="Only articles with this tag"
     )
-    limit: int | None = Field(default=None, ge=1, description="Page size: default 20, maximum 100")
+    author: str | None = Field(default=None, max_length=64, description="Only articles by this username")
+    favorited: str | None = Field(
+        default=None, max_length=64, description="Only articles this username favourited"
+    )
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Page size: default 20, maximum 100 (MAX_PAGE_SIZE)",
+        json_schema_extra={"maximum": 100},
+    )
     offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Articles to skip")
 
 
 class FeedQuery(BaseModel):
-    limit: int | None = Field(default=None, ge=1, description="Page size: default 20, maximum 100")
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Page size: default 20, maximum 100 (MAX_PAGE_SIZE)",
+        json_schema_extra={"maximum": 100},
+    )
     offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Articles to skip")
 
 

@@ -72,6 +72,10 @@ class User(Base):
     bio: Mapped[str | None] = mapped_column(Text)
     image: Mapped[str | None] = mapped_column(String(2048))
     role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"), index=True)
+    #: Tokens carry the version current when they were issued; a password change increments it, which
+    #: revokes every token but the one that made the change (``kept_token_id``, its ``jti``).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    kept_token_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -15,7 +15,7 @@ from conduit import metrics
 from conduit.api import TOKEN, responses, settings
 from conduit.db import session
 from conduit.errors import ApiError
-from conduit.security import auth_required, current_user, passwords, tokens
+from conduit.security import auth_required, current_user, passwords, revoke_other_tokens, tokens
 from conduit.users.models import Role, User
 from conduit.users.queries import ADMINISTRATOR, default_role, find_by_email, role_named
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
@@ -134,6 +134,7 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
         user.email = data.email
     if "password" in sent:
         user.password_hash = passwords().hash(data.password)
+        revoke_other_tokens(user)
     if "bio" in sent:
         user.bio = data.bio
     if "image" in sent:

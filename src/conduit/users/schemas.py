@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from conduit.validation import BLANK, BlankToNone, RequestModel, RequiredText
@@ -41,14 +41,26 @@ def _check_url(value: str | None) -> str | None:
     return value
 
 
-Username = Annotated[RequiredText, Field(max_length=USERNAME_MAX), AfterValidator(_check_username)]
-Email = Annotated[RequiredText, Field(max_length=254), AfterValidator(_check_email)]
+#: The OpenAPI document states the rules the validators enforce (``json_schema_extra``), so that clients
+#: and fuzzers know them; the validators keep the RealWorld messages.
+Username = Annotated[
+    RequiredText,
+    Field(max_length=USERNAME_MAX, json_schema_extra={"pattern": r"^[\w.-]+$"}),
+    AfterValidator(_check_username),
+]
+Email = Annotated[
+    RequiredText, Field(max_length=254, json_schema_extra={"format": "email"}), AfterValidator(_check_email)
+]
 #: NIST SP 800-63B: at least 8 characters, long passphrases accepted, no composition rules.
 NewPassword = Annotated[
     str, BeforeValidator(_password_present), Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 ]
 Bio = Annotated[Annotated[str, Field(max_length=10_000)] | None, BlankToNone]
-ImageUrl = Annotated[Annotated[str, Field(max_length=2048)] | None, BlankToNone, AfterValidator(_check_url)]
+ImageUrl = Annotated[
+    Annotated[str, Field(max_length=2048, json_schema_extra={"pattern": r"^$|^https?://[^/]*\."})] | None,
+    BlankToNone,
+    AfterValidator(_check_url),
+]
 
 
 class NewUser(RequestModel):
@@ -63,7 +75,7 @@ class NewUserRequest(RequestModel):
 
 class LoginUser(RequestModel):
     email: RequiredText
-    password: Annotated[str, BeforeValidator(_password_present), Field(max_length=PASSWORD_MAX)]
+    password: Annotated[str, BeforeValidator(_password_present), Field(min_length=1, max_length=PASSWORD_MAX)]
 
 
 class LoginUserRequest(RequestModel):
@@ -72,6 +84,8 @@ class LoginUserRequest(RequestModel):
 
 class UpdateUser(RequestModel):
     """Every field is optional; a field that is sent is validated (``null`` only for bio and image)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     username: Username = ""
     email: Email = ""
