@@ -129,7 +129,19 @@ def seed_database(
     with database.standalone_session() as db:
         summary = _seed(db, rng, user_count, article_count, password)
         db.commit()
+    _refresh_statistics(database)
     return summary
+
+
+def _refresh_statistics(database: Database) -> None:
+    """PostgreSQL plans from statistics that a bulk load leaves stale until autovacuum comes by (on 10,000
+    fresh articles the list query ran 10 ms instead of 0.9 ms); VACUUM also sets the visibility map that
+    lets ``count(*)`` use an index-only scan."""
+    engine = database.engine
+    if engine is None or engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE)")
 
 
 def _seed(

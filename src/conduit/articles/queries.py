@@ -1,13 +1,14 @@
 """Article reads. A page of articles is one SELECT: author, tags, favourite count and the viewer's
-``favorited``/``following`` flags are correlated subqueries, so the statement count does not depend on
-the page size (plus one COUNT for ``articlesCount``)."""
+``favorited``/``following`` flags are correlated subqueries and ``articlesCount`` an uncorrelated one, so
+the statement count does not depend on the page size."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, false, func, select
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select
 from sqlalchemy.orm import Session, aliased
 
 from conduit.articles.models import Article, Favorite
@@ -26,42 +27,49 @@ class ArticleFilter:
     #: Only articles by authors this user id follows (the feed).
     followed_by: int | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
-        if self.tag is not None:
-            tagged = (
-                select(ArticleTag.article_id)
-                .join(Tag, Tag.id == ArticleTag.tag_id)
-                .where(Tag.name == self.tag)
-            )
-            conditions.append(Article.id.in_(tagged))
-        if self.author is not None:
-            author = aliased(User)
-            conditions.append(Article.author_id.in_(select(author.id).where(author.username == self.author)))
-        if self.favorited is not None:
-            fan = aliased(User)
-            liked = (
-                select(Favorite.article_id)
-                .join(fan, fan.id == Favorite.user_id)
-                .where(fan.username == self.favorited)
-            )
-            conditions.append(Article.id.in_(liked))
-        if self.followed_by is not None:
-            followed = select(Follow.followee_id).where(Follow.follower_id == self.followed_by)
-            conditions.append(Article.author_id.in_(followed))
-        return conditions
+    def parameters(self) -> dict[str, Any]:
+        """The values of the filters in use, by the names of their bound parameters."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
 
-def _view(db: Session, viewer_id: int | None, *, with_body: bool) -> Select[Any]:
-    dialect = db.get_bind().dialect.name
+def _conditions(used: frozenset[str]) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if "tag" in used:
+        tagged = (
+            select(ArticleTag.article_id)
+            .join(Tag, Tag.id == ArticleTag.tag_id)
+            .where(Tag.name == bindparam("tag"))
+        )
+        conditions.append(Article.id.in_(tagged))
+    if "author" in used:
+        author = aliased(User)
+        conditions.append(
+            Article.author_id.in_(select(author.id).where(author.username == bindparam("author")))
+        )
+    if "favorited" in used:
+        fan = aliased(User)
+        liked = (
+            select(Favorite.article_id)
+            .join(fan, fan.id == Favorite.user_id)
+            .where(fan.username == bindparam("favorited"))
+        )
+        conditions.append(Article.id.in_(liked))
+    if "followed_by" in used:
+        followed = select(Follow.followee_id).where(Follow.follower_id == bindparam("followed_by"))
+        conditions.append(Article.author_id.in_(followed))
+    return conditions
+
+
+def _view(dialect: str, authenticated: bool, *, with_body: bool) -> Select[Any]:
     favorites_count = select(func.count()).where(Favorite.article_id == Article.id).scalar_subquery()
     favorited: ColumnElement[bool]
     following: ColumnElement[bool]
-    if viewer_id is None:
-        favorited = following = false()
+    if authenticated:
+        viewer = bindparam("viewer_id", type_=Integer)
+        favorited = exists().where(Favorite.article_id == Article.id, Favorite.user_id == viewer)
+        following = exists().where(Follow.follower_id == viewer, Follow.followee_id == Article.author_id)
     else:
-        favorited = exists().where(Favorite.article_id == Article.id, Favorite.user_id == viewer_id)
-        following = exists().where(Follow.follower_id == viewer_id, Follow.followee_id == Article.author_id)
+        favorited = following = false()
     columns: list[Any] = [
         Article.id,
         Article.slug,
@@ -80,6 +88,39 @@ def _view(db: Session, viewer_id: int | None, *, with_body: bool) -> Select[Any]
     if with_body:
         columns.append(Article.body)
     return select(*columns).join(User, User.id == Article.author_id)
+
+
+@lru_cache(maxsize=128)
+def _list_statements(
+    dialect: str, authenticated: bool, used: frozenset[str]
+) -> tuple[Select[Any], Select[Any]]:
+    """The page statement and the count statement for one combination of filters, built once per process:
+    building a statement this size took about a sixth of a list request's CPU. Values are bound
+    parameters (``viewer_id``, ``limit``, ``offset`` and one per filter)."""
+    conditions = _conditions(used)
+    newest_first = (Article.created_at.desc(), Article.id.desc())
+    count = select(func.count()).select_from(Article).where(*conditions)
+    page = (
+        select(Article.id)
+        .where(*conditions)
+        .order_by(*newest_first)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+        .subquery()
+    )
+    query = (
+        _view(dialect, authenticated, with_body=False)
+        .add_columns(count.correlate(None).scalar_subquery().label("total"))
+        .join(page, page.c.id == Article.id)
+        .order_by(*newest_first)
+    )
+    return query, count
+
+
+@lru_cache(maxsize=16)
+def _single_statement(dialect: str, authenticated: bool, key: str) -> Select[Any]:
+    column = Article.slug if key == "slug" else Article.id
+    return _view(dialect, authenticated, with_body=True).where(column == bindparam(key))
 
 
 def article_json(row: Row[Any], *, with_body: bool) -> dict[str, Any]:
@@ -109,19 +150,16 @@ def article_json(row: Row[Any], *, with_body: bool) -> dict[str, Any]:
 def list_articles(
     db: Session, viewer_id: int | None, filters: ArticleFilter, *, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page, newest first, and the number of articles that match the filters."""
-    conditions = filters.conditions()
-    total = db.scalar(select(func.count()).select_from(Article).where(*conditions)) or 0
-    if total <= offset:
-        return [], total
-    query = (
-        _view(db, viewer_id, with_body=False)
-        .where(*conditions)
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [article_json(row, with_body=False) for row in db.execute(query)], total
+    """One page, newest first, and the number of articles that match the filters, in one statement.
+    The page's ids are chosen first from the index alone, so the per-article subqueries run for the page
+    only, not for every row an ``offset`` skips; the count is an uncorrelated scalar subquery (evaluated
+    once). Only a page past the end needs a statement of its own to learn the count."""
+    parameters = filters.parameters()
+    query, count = _list_statements(_dialect(db), viewer_id is not None, frozenset(parameters))
+    rows = db.execute(query, {**parameters, "viewer_id": viewer_id, "limit": limit, "offset": offset}).all()
+    if rows:
+        return [article_json(row, with_body=False) for row in rows], int(rows[0].total)
+    return [], (db.scalar(count, parameters) or 0) if offset else 0
 
 
 def find_article(db: Session, slug: str) -> Article | None:
@@ -130,10 +168,17 @@ def find_article(db: Session, slug: str) -> Article | None:
 
 def article_view(db: Session, viewer_id: int | None, article_id: int) -> dict[str, Any]:
     """The full article as the API returns it, from one SELECT."""
-    row = db.execute(_view(db, viewer_id, with_body=True).where(Article.id == article_id)).one()
-    return article_json(row, with_body=True)
+    query = _single_statement(_dialect(db), viewer_id is not None, "article_id")
+    return article_json(
+        db.execute(query, {"article_id": article_id, "viewer_id": viewer_id}).one(), with_body=True
+    )
 
 
 def article_view_by_slug(db: Session, viewer_id: int | None, slug: str) -> dict[str, Any] | None:
-    row = db.execute(_view(db, viewer_id, with_body=True).where(Article.slug == slug)).one_or_none()
+    query = _single_statement(_dialect(db), viewer_id is not None, "slug")
+    row = db.execute(query, {"slug": slug, "viewer_id": viewer_id}).one_or_none()
     return None if row is None else article_json(row, with_body=True)
+
+
+def _dialect(db: Session) -> str:
+    return db.get_bind().dialect.name

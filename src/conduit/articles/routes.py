@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from flask import Response
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from sqlalchemy import delete
@@ -33,6 +34,7 @@ from conduit.articles.schemas import (
 from conduit.articles.slugs import available_slug, base_slug, with_suffix
 from conduit.db import insert_ignoring_duplicates, session, utcnow
 from conduit.errors import ApiError, forbidden, not_found
+from conduit.http_cache import revalidated
 from conduit.security import auth_optional, auth_required, current_user, optional_user
 from conduit.tags.cache import invalidate_tags
 from conduit.tags.queries import set_tags
@@ -139,12 +141,13 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
 
 @bp.get("/articles/<slug>", responses=responses(200, SingleArticleResponse, 404), operation_id="GetArticle")
 @auth_optional
-def get_article(path: SlugPath) -> dict[str, Any]:
-    """One article with its body."""
-    article = article_view_by_slug(session(), _viewer_id(), path.slug)
+def get_article(path: SlugPath) -> Response:
+    """One article with its body. Sends an ETag; a matching ``If-None-Match`` gets 304."""
+    viewer_id = _viewer_id()
+    article = article_view_by_slug(session(), viewer_id, path.slug)
     if article is None:
         raise not_found("article")
-    return {"article": article}
+    return revalidated({"article": article}, personal=viewer_id is not None)
 
 
 @bp.put(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from sqlalchemy import delete
@@ -11,6 +12,7 @@ from sqlalchemy import delete
 from conduit.api import TOKEN, responses
 from conduit.db import insert_ignoring_duplicates, session
 from conduit.errors import ApiError, not_found
+from conduit.http_cache import revalidated
 from conduit.profiles.models import Follow
 from conduit.profiles.queries import find_user, is_following, profile_json
 from conduit.profiles.schemas import ProfileResponse, UsernamePath
@@ -33,10 +35,13 @@ def _profile_or_404(username: str) -> User:
     operation_id="GetProfileByUsername",
 )
 @auth_optional
-def get_profile(path: UsernamePath) -> dict[str, Any]:
-    """A user's public profile; ``following`` tells whether the caller follows them."""
+def get_profile(path: UsernamePath) -> Response:
+    """A user's public profile; ``following`` tells whether the caller follows them. Sends an ETag; a
+    matching ``If-None-Match`` gets 304."""
     user = _profile_or_404(path.username)
-    return {"profile": profile_json(user, is_following(session(), optional_user(), user))}
+    viewer = optional_user()
+    profile = profile_json(user, is_following(session(), viewer, user))
+    return revalidated({"profile": profile}, personal=viewer is not None)
 
 
 @bp.post(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from flask import Response
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from pydantic import BaseModel
 
 from conduit.api import responses
 from conduit.db import session
+from conduit.http_cache import shared_for_a_while
 from conduit.tags.cache import cached_tags
 from conduit.tags.queries import used_tags
 
@@ -17,6 +19,6 @@ class TagsResponse(BaseModel):
 
 
 @bp.get("/tags", responses=responses(200, TagsResponse), operation_id="GetTags")
-def get_tags() -> dict[str, list[str]]:
-    """Every tag in use, sorted."""
-    return {"tags": cached_tags(lambda: used_tags(session()))}
+def get_tags() -> Response:
+    """Every tag in use, sorted. Clients may reuse the list for 30 s, then revalidate with its ETag."""
+    return shared_for_a_while({"tags": cached_tags(lambda: used_tags(session()))})

@@ -1,0 +1,65 @@
+"""SQL statements per request, counted in-process: the app on the bench database, a SQLAlchemy
+``before_cursor_execute`` listener, and Flask's test client sending the requests wrk sends."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The requests of one endpoint: method, paths taken in turn, whether they carry the token."""
+
+    method: str
+    paths: tuple[str, ...]
+    auth: bool
+    body: dict[str, Any] | None = None
+
+
+@contextmanager
+def _recording(engine: Any) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def count_statements(
+    database_url: str, secret_key: str, token: str, probes: dict[str, Probe], samples: int = 5
+) -> dict[str, dict[str, float]]:
+    """For each probe, the mean and the largest number of statements of *samples* requests."""
+    from conduit.app import create_app
+
+    app = create_app(
+        database_url=database_url, secret_key=secret_key, log_level="WARNING", log_requests=False
+    )
+    engine = app.extensions["conduit.db"].engine
+    client = app.test_client()
+    counts: dict[str, dict[str, float]] = {}
+    for name, probe in probes.items():
+        headers = {"Authorization": f"Token {token}"} if probe.auth else {}
+        seen = []
+        for number in range(samples):
+            path = probe.paths[number % len(probe.paths)]
+            with _recording(engine) as statements:
+                response = client.open(path, method=probe.method, headers=headers, json=probe.body)
+            if response.status_code >= 400:
+                raise RuntimeError(
+                    f"{probe.method} {path} answered {response.status_code} while counting SQL"
+                )
+            seen.append(len(statements))
+        counts[name] = {"mean": statistics.fmean(seen), "max": max(seen)}
+    engine.dispose()
+    return counts

@@ -1,0 +1,121 @@
+"""A smoke run of `make bench` (bench/api_bench.py): a tiny dataset, one-second runs. It proves the
+benchmark works end to end and checks what it writes; it asserts behaviour, never speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import require_or_skip
+
+ROOT = Path(__file__).resolve().parents[2]
+ENDPOINTS = {"hello", "wsgi", "articles", "articles_auth", "feed", "article", "comments", "tags", "create"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+@pytest.fixture(scope="module")
+def bench_run(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    for tool in ("wrk", "nginx"):
+        if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
+            require_or_skip(f"{tool} is not installed (apt-get install {tool})")
+    url = sa.make_url(pg_server_url).set(drivername="postgresql")
+    server = url.render_as_string(hide_password=False).rsplit("/", 1)[0]
+    results = tmp_path_factory.mktemp("bench-results")
+    database = f"conduit_bench_smoke_{os.getpid()}"
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "api_bench.py"),
+        "--scale=0.005",
+        "--duration=1",
+        "--warmup=0",
+        "--connections=2",
+        "--workers=1",
+        f"--database={database}",
+        f"--postgres={server}",
+        f"--results-dir={results}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return results, database, server
+
+
+def only(directory: Path, pattern: str) -> Path:
+    found = sorted(directory.glob(pattern))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_every_endpoint_ran_through_both_paths_without_errors(bench_run: tuple[Path, str, str]) -> None:
+    data: dict[str, Any] = json.loads(only(bench_run[0], "*Z.json").read_text())
+
+    main = [run for run in data["runs"] if "-" not in run["server"]]
+    assert {(run["endpoint"], run["path"]) for run in main} == {
+        (endpoint, path) for endpoint in ENDPOINTS for path in ("direct", "nginx")
+    }
+    assert all(run["requests"] > 0 and run["rps"] > 0 for run in data["runs"])
+    assert all(run["non_2xx"] == 0 and run["socket_errors"] == 0 for run in data["runs"])
+    assert all(0 < run["p50_ms"] <= run["p99_ms"] for run in data["runs"])
+    assert {run["server"] for run in data["runs"]} >= {"conduit-1w", "conduit-2w", "hello-1w", "hello-2w"}
+
+
+def test_the_results_hold_sql_counts_memory_and_the_dataset(bench_run: tuple[Path, str, str]) -> None:
+    data: dict[str, Any] = json.loads(only(bench_run[0], "*Z.json").read_text())
+
+    lists = {name: counts for name, counts in data["sql"].items() if name.startswith(("articles", "feed"))}
+    assert lists
+    assert all(counts["max"] <= 3 for counts in lists.values())
+    assert {"article", "comments", "tags", "create"} <= set(data["sql"])
+    assert data["memory"]["conduit"]["rss_mib"]
+    assert all(v > 0 for v in data["memory"]["conduit"]["rss_mib"])
+    assert data["dataset"]["users"] == 5
+    assert data["dataset"]["articles"] == 60
+    assert data["machine"]["cores"] >= 1
+
+
+def test_the_markdown_report_has_the_tables(bench_run: tuple[Path, str, str]) -> None:
+    text = only(bench_run[0], "*Z.md").read_text()
+
+    for heading in (
+        "## Targets",
+        "## Throughput",
+        "## Every run",
+        "## What nginx costs",
+        "## SQL statements",
+    ):
+        assert heading in text
+    assert "## Memory" in text
+    assert "## Scaling" in text
+    table = [
+        line for line in text.splitlines() if line.startswith("| direct |") or line.startswith("| nginx |")
+    ]
+    assert len(table) == 2 * len(ENDPOINTS)
+
+
+def test_the_plots_are_png_images(bench_run: tuple[Path, str, str]) -> None:
+    import matplotlib.image
+
+    for name in ("*-throughput.png", "*-latency.png"):
+        path = only(bench_run[0], name)
+        assert path.read_bytes().startswith(PNG_SIGNATURE)
+        height, width = matplotlib.image.imread(path).shape[:2]
+        assert height > 100
+        assert width > 100
+
+
+def test_the_benchmark_database_is_dropped(bench_run: tuple[Path, str, str]) -> None:
+    _, database, server = bench_run
+    engine = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1) + "/postgres")
+    with engine.connect() as conn:
+        names = set(conn.scalars(sa.text("SELECT datname FROM pg_database")))
+    engine.dispose()
+    assert database not in names
