@@ -41,10 +41,16 @@ run: $(MAIN_STAMP) ## Serve the API with gunicorn on http://127.0.0.1:$PORT (SQL
 test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
 	$(BIN)/python -m pytest
 
-lint: $(DEV_STAMP) ## ruff (lint + format check) and mypy --strict on src/
+lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict and bandit on src/, pip-audit of the locks
 	$(BIN)/ruff check src tests migrations bin deploy bench
 	$(BIN)/ruff format --check src tests migrations bin deploy bench
 	$(BIN)/mypy
+	$(BIN)/bandit --quiet --recursive --severity-level medium src
+	bin/audit-deps
+
+.PHONY: audit
+audit: $(DEV_STAMP) ## pip-audit the locked dependencies (needs PyPI's JSON API; `make lint` skips it loudly without)
+	AUDIT_REQUIRED=1 bin/audit-deps
 
 format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests migrations bin deploy bench
@@ -70,3 +76,23 @@ stack-down: $(MAIN_STAMP) ## Stop exactly what `make stack` started
 
 stack-status: $(MAIN_STAMP) ## Show what `make stack` runs and whether it answers
 	$(BIN)/python bin/stack.py status
+
+FRONTEND_DEPS := frontend/node_modules/.package-lock.json
+
+$(FRONTEND_DEPS): frontend/package-lock.json
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund
+
+.PHONY: frontend frontend-deps
+frontend-deps: $(FRONTEND_DEPS) ## Install the web UI's locked npm packages (needs node and npm; the tests check the build with them)
+
+frontend: $(FRONTEND_DEPS) | $(BIN)/python ## Rebuild the web UI (frontend/ -> src/conduit/static/, committed)
+	$(BIN)/python bin/build-frontend.py
+
+.PHONY: check-deploy
+check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)
+	bin/check-deploy
+
+.PHONY: bench
+bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)
+	bin/system-packages nginx wrk
+	$(BIN)/python bench/api_bench.py

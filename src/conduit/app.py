@@ -11,7 +11,18 @@ from flask_openapi3.models.tag import Tag as OpenAPITag
 from flask_openapi3.openapi import OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from conduit import __version__, health, logs, metrics, security, shared_state
+from conduit import (
+    __version__,
+    cors,
+    frontend,
+    headers,
+    health,
+    logs,
+    metrics,
+    rate_limits,
+    security,
+    shared_state,
+)
 from conduit.api import SECURITY_SCHEMES, GenericError
 from conduit.articles.routes import bp as articles_bp
 from conduit.articles.routes import favorites_bp
@@ -19,6 +30,7 @@ from conduit.comments.routes import bp as comments_bp
 from conduit.db import Database
 from conduit.error_tracking import init_error_tracking
 from conduit.errors import register_error_handlers
+from conduit.json_provider import OrjsonProvider
 from conduit.profiles.routes import bp as profiles_bp
 from conduit.settings import Settings, load_settings
 from conduit.tags.routes import bp as tags_bp
@@ -53,8 +65,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
         MAX_CONTENT_LENGTH=settings.max_content_length,
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.compact = True  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
+    app.json.sort_keys = False
+    app.json.compact = True
     app.extensions["conduit.settings"] = settings
     if settings.proxy_trusted_hops:
         hops = settings.proxy_trusted_hops
@@ -64,6 +77,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     metrics.init_app(app, settings)  # before the other hooks: requests they refuse are counted too
     shared_state.init_app(app, settings)
     logs.init_app(app)
+    headers.init_app(app)
+    cors.init_app(app, settings)  # before the rate limits: a preflight is answered, not counted
+    rate_limits.init_app(app, settings)
     security.init_app(app, settings)
     app.before_request(check_json_body)
     register_error_handlers(app)
@@ -71,6 +87,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     for blueprint in (users_bp, profiles_bp, articles_bp, favorites_bp, comments_bp, tags_bp):
         app.register_api(blueprint)
     app.register_blueprint(health.bp)
+    app.register_blueprint(frontend.bp)
 
     @app.get("/api/openapi.json", doc_ui=False)
     def openapi_json() -> dict[str, Any]:

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=5.0, gt=0, le=60)
     #: Seconds a new database connection may take before the request fails (PostgreSQL).
     db_connect_timeout: int = Field(default=3, ge=1, le=60)
+    #: Milliseconds one SQL statement may run on PostgreSQL before the server cancels it (0: no limit):
+    #: a request thread stuck on a query or a lock ends with a 503 instead of hanging (gthread workers
+    #: are not killed by gunicorn's timeout). Migrations run without it.
+    db_statement_timeout_ms: int = Field(default=20000, ge=0, le=3_600_000)
     #: Milliseconds the readiness probe's ``SELECT 1`` may take.
     readiness_timeout_ms: int = Field(default=1000, ge=50, le=30000)
     #: Log SQL statements that take longer than this many milliseconds (0 disables).
@@ -292,6 +296,73 @@ class Settings(BaseSettings):
                 raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return value
 
+    # Security (conduit.rate_limits, conduit.headers, conduit.cors; docs/security.md).
+    #: Rate limiting on or off; limits are strings such as ``10/minute;100/hour`` (Flask-Limiter syntax).
+    rate_limit_enabled: bool = True
+    #: Every ``/api/`` request, one bucket per client address.
+    rate_limit_api: str = "600/minute"
+    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
+    rate_limit_login_ip: str = "20/minute;200/hour"
+    rate_limit_login_account: str = "10/minute;50/hour"
+    #: ``POST /api/users`` per client address, and per e-mail sent.
+    rate_limit_register_ip: str = "10/minute;50/hour"
+    rate_limit_register_account: str = "5/minute;20/hour"
+    #: Client addresses and networks no limit applies to (monitoring, benchmarks, the conformance suites
+    #: on the host itself). Behind nginx this is the real client (PROXY_TRUSTED_HOPS=1).
+    rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator(
+        "rate_limit_api",
+        "rate_limit_login_ip",
+        "rate_limit_login_account",
+        "rate_limit_register_ip",
+        "rate_limit_register_account",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many  # here: the CLI need not import limits to start
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 10/minute;100/hour") from None
+        return value
+
+    @field_validator("rate_limit_exempt", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit_exempt")
+    @classmethod
+    def _check_rate_limit_exempt(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if (
+                "*" in origin
+                or parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com (no * either)")
+        return [origin.rstrip("/").lower() for origin in value]
+
 
 class DevelopmentSettings(Settings):
     conduit_env: Profile = "development"
@@ -333,6 +404,21 @@ class ProductionSettings(Settings):
             raise ValueError("DEBUG is on; the production profile must run with DEBUG=false")
         if self.testing:
             raise ValueError("TESTING is on; the production profile must run with TESTING=false")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_security(self) -> ProductionSettings:
+        for network in self.rate_limit_exempt:
+            if ipaddress.ip_network(network, strict=False).prefixlen < 8:
+                raise ValueError(
+                    f"RATE_LIMIT_EXEMPT: {network} exempts a large part of the Internet from rate limits"
+                )
+        for origin in self.cors_origins:
+            host = urlsplit(origin).hostname or ""
+            if origin.startswith("http://") and host not in ("localhost", "127.0.0.1", "::1"):
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin} is plain HTTP; allow https:// origins in production"
+                )
         return self
 
 

@@ -13,6 +13,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+import conduit
 from conduit import shared_state
 from conduit.tags import routes as tags_routes
 from tests.conftest import Account, create_article, get_db_of, make_app, register
@@ -302,6 +303,8 @@ def test_readyz_reports_redis(client: FlaskClient) -> None:
 
     assert response.status_code == 200
     body = response.get_json()
+    assert body.keys() >= {"version", "revision"}
+    body = {key: value for key, value in body.items() if key not in ("version", "revision")}
     assert body == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
 
 
@@ -336,6 +339,8 @@ def test_a_dead_redis_costs_only_the_cache(
 
     assert ready.status_code == 200
     assert ready.get_json() == {
+        "version": conduit.__version__,
+        "revision": "unknown",
         "status": "ready",
         "checks": {"database": "ok", "redis": "unavailable"},
         "degraded": ["redis"],
