@@ -15,16 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import migrated_sqlite_url, require_or_skip
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from tests.integration.support import REPO, free_port, http_request, server_env, shared_path, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
 ST = Path(sys.executable).with_name("st")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 REALWORLD_CONFIG = Path(__file__).with_name("schemathesis-realworld.toml")
-OFFICIAL_SPEC = Path(
-    os.environ.get("REALWORLD_OPENAPI", REPO.parent / "shared" / "realworld" / "openapi.yml")
-)
+OFFICIAL_SPEC = Path(os.environ.get("REALWORLD_OPENAPI") or shared_path("realworld/openapi.yml"))
 #: Test cases per operation and phase: about 40 s for our document and 15 s for the official one on a
 #: loaded 2-core machine.
 MAX_EXAMPLES = "8"
