@@ -279,16 +279,16 @@ class Settings(BaseSettings):
     #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
     conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
 
-    @field_validator("metrics_allow", mode="before")
+    @field_validator("metrics_allow", "rate_limit_exempt", "cors_origins", mode="before")
     @classmethod
-    def _split_metrics_allow(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("metrics_allow")
+    @field_validator("metrics_allow", "rate_limit_exempt")
     @classmethod
-    def _check_metrics_allow(cls, value: list[str]) -> list[str]:
+    def _check_networks(cls, value: list[str]) -> list[str]:
         for network in value:
             try:
                 ipaddress.ip_network(network, strict=False)
@@ -328,23 +328,6 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a rate limit such as 10/minute;100/hour") from None
-        return value
-
-    @field_validator("rate_limit_exempt", "cors_origins", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("rate_limit_exempt")
-    @classmethod
-    def _check_rate_limit_exempt(cls, value: list[str]) -> list[str]:
-        for network in value:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return value
 
     @field_validator("cors_origins")
