@@ -63,11 +63,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
         DEBUG=settings.debug,
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=settings.max_content_length,
-        JSON_SORT_KEYS=False,
     )
     app.json = OrjsonProvider(app)
-    app.json.sort_keys = False
-    app.json.compact = True
     app.extensions["conduit.settings"] = settings
     if settings.proxy_trusted_hops:
         hops = settings.proxy_trusted_hops

@@ -18,6 +18,7 @@ class OrjsonProvider(DefaultJSONProvider):
     validation was written against; parsing is not where the time goes."""
 
     sort_keys = False
+    compact = True
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         if kwargs.get("indent"):
@@ -25,7 +26,7 @@ class OrjsonProvider(DefaultJSONProvider):
         return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
-        if self.compact is False or (self.compact is None and self._app.debug):
+        if not self.compact:
             return super().response(*args, **kwargs)
         obj = self._prepare_response_obj(args, kwargs)
         body = orjson.dumps(obj, default=self.default, option=_OPTIONS | orjson.OPT_APPEND_NEWLINE)

@@ -12,7 +12,7 @@ import pytest
 from conduit.headers import API_POLICY, UI_POLICY
 from tests.conftest import postgres_database
 from tests.integration.support import free_port, wait_until
-from tests.integration.test_stack import Answer, Stack, alive, listening, pids_of, require_nginx, stack_env
+from tests.integration.test_stack import Answer, Stack, require_nginx, stack_env, started_stack
 from tests.redis_support import own_keys, redis_url_or_skip
 
 pytestmark = pytest.mark.slow
@@ -36,17 +36,8 @@ def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             RATE_LIMIT_API=f"{API_LIMIT}/minute",
             RATE_LIMIT_LOGIN_ACCOUNT=f"{ACCOUNT_LIMIT}/minute",
         )
-        running = Stack(directory, port, app_ports, env)
-        started = running.run("up")
-        try:
-            assert started.returncode == 0, started.stdout + started.stderr
+        with started_stack(directory, port, app_ports, env) as running:
             yield running
-        finally:
-            pids = pids_of(directory)
-            stopped = running.run("down")
-            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-            assert not [name for name, pid in pids.items() if alive(pid)], "stack-down left processes"
-            assert not [p for p in (port, *app_ports) if listening(p)], "stack-down left ports open"
 
 
 def assert_security_headers(answer: Answer, policy: str) -> None:

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,24 +149,34 @@ def require_nginx() -> None:
         require_or_skip("nginx is not installed (bin/system-packages nginx)")
 
 
+@contextmanager
+def started_stack(
+    directory: Path, port: int, app_ports: tuple[int, int], env: dict[str, str]
+) -> Iterator[Stack]:
+    """``bin/stack.py up`` in *directory*; ``down`` afterwards, which must leave no process and no port."""
+    running = Stack(directory, port, app_ports, env)
+    started = running.run("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert f"up: {running.url}" in started.stdout
+        yield running
+    finally:
+        pids = pids_of(directory)
+        stopped = running.run("down")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not [name for name, pid in pids.items() if alive(pid)], "stack-down left processes"
+        assert not [p for p in (port, *app_ports) if listening(p)], "stack-down left ports open"
+
+
 @pytest.fixture(scope="module")
 def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_nginx()
     directory = tmp_path_factory.mktemp("stack")
     port, app_ports = free_port(), (free_port(), free_port())
     with postgres_database(pg_server_url) as database_url:
-        running = Stack(directory, port, app_ports, stack_env(directory, port, app_ports, database_url))
-        started = running.run("up")
-        try:
-            assert started.returncode == 0, started.stdout + started.stderr
-            assert f"up: {running.url}" in started.stdout
+        env = stack_env(directory, port, app_ports, database_url)
+        with started_stack(directory, port, app_ports, env) as running:
             yield running
-        finally:
-            pids = pids_of(directory)
-            stopped = running.run("down")
-            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-            assert not [name for name, pid in pids.items() if alive(pid)], "stack-down left processes"
-            assert not [p for p in (port, *app_ports) if listening(p)], "stack-down left ports open"
 
 
 def test_up_twice_starts_no_duplicates(stack: Stack) -> None:
