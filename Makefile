@@ -7,6 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
+# The RealWorld spec and official suites (openapi.yml, hurl/, postman/, e2e/), relative to this folder
+# or absolute; harness/realworld.py explains. Tests that need them skip loudly without (fail with CI=true).
+REALWORLD_DIR ?= ../shared/realworld
+export REALWORLD_DIR
 
 MAIN_STAMP := $(VENV)/.installed-main
 DEV_STAMP := $(VENV)/.installed-dev
@@ -17,6 +21,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "$(PYTHON) has no venv module: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Conduit needs Python 3.11 or newer; found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
@@ -42,8 +47,8 @@ test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly wit
 	$(BIN)/python -m pytest
 
 lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict and bandit on src/, pip-audit of the locks
-	$(BIN)/ruff check src tests migrations bin deploy bench
-	$(BIN)/ruff format --check src tests migrations bin deploy bench
+	$(BIN)/ruff check src tests migrations bin deploy bench harness
+	$(BIN)/ruff format --check src tests migrations bin deploy bench harness
 	$(BIN)/mypy
 	$(BIN)/bandit --quiet --recursive --severity-level medium src
 	bin/audit-deps
@@ -53,20 +58,31 @@ audit: $(DEV_STAMP) ## pip-audit the locked dependencies (needs PyPI's JSON API;
 	AUDIT_REQUIRED=1 bin/audit-deps
 
 format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests migrations bin deploy bench
-	$(BIN)/ruff format src tests migrations bin deploy bench
+	$(BIN)/ruff check --fix src tests migrations bin deploy bench harness
+	$(BIN)/ruff format src tests migrations bin deploy bench harness
+
+SYSTEM_PYTHON ?= /usr/bin/python3
+SYSTEM_VENV := .venv-system
+
+.PHONY: test-system-python
+test-system-python: ## The API tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
+	$(MAKE) --no-print-directory VENV=$(SYSTEM_VENV) PYTHON=$(SYSTEM_PYTHON) $(SYSTEM_VENV)/.installed-dev
+	$(SYSTEM_VENV)/bin/python -m pytest -q tests/api tests/integration/test_make_run.py
 
 conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
 	$(BIN)/python bin/conformance.py
 
-lock: $(DEV_STAMP) ## Re-resolve requirements/*.lock from pyproject.toml (needs the package index)
-	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
-		--no-emit-index-url --no-emit-find-links -o requirements/main.lock pyproject.toml
-	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --all-build-deps \
-		--no-emit-index-url --no-emit-find-links --extra dev -o requirements/dev.lock pyproject.toml
+# One universal lock per set: every marker branch for CPython 3.11.0 and newer (Debian 12's 3.11.2 needs
+# async-timeout, 3.11.7 does not), so pip --require-hashes installs it on any supported interpreter.
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+
+lock: $(DEV_STAMP) ## Re-resolve requirements/*.lock from pyproject.toml for every Python >= 3.11 (needs the package index)
+	$(UV_COMPILE) -o requirements/main.lock pyproject.toml requirements/build.in
+	$(UV_COMPILE) -o requirements/dev.lock --extra dev pyproject.toml requirements/build.in
 
 clean: ## Remove the virtualenv, caches and local databases
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db var/*.db-*
+	rm -rf $(VENV) $(SYSTEM_VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db var/*.db-*
 
 stack: $(MAIN_STAMP) ## Start nginx + 2 gunicorn + PostgreSQL + Redis on http://127.0.0.1:$STACK_PORT (8080)
 	$(BIN)/python bin/stack.py up

@@ -1,7 +1,8 @@
 """Run the official RealWorld suites (Hurl files and Postman collection, unchanged) against the server.
 
 For each backend (SQLite, then PostgreSQL): make a fresh database, `conduit deploy`, start gunicorn on a
-free loopback port, wait for /readyz, run ../shared/tools/run-conformance, stop gunicorn, drop the
+free loopback port, wait for /readyz, run the RealWorld runner (harness/realworld.py: REALWORLD_DIR),
+stop gunicorn, drop the
 database. The `nginx` backend does the same through the whole stack of `make stack` (nginx in front of two
 gunicorn instances in production mode, PostgreSQL, Redis), started on free ports in a temporary
 directory and stopped afterwards. Exits non-zero when a suite fails or a backend cannot run.
@@ -30,20 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL = Path("shared") / "tools" / "run-conformance"
+sys.path.insert(0, str(ROOT))
 
+from harness.realworld import RealWorldMissingError, conformance_tool  # noqa: E402
 
-def find_tool() -> Path:
-    """$CONDUIT_CONFORMANCE_TOOL, else ../shared/tools/run-conformance beside any parent of the
-    checkout (a clone may sit deeper than the main one), else /work/shared/tools/run-conformance."""
-    explicit = os.environ.get("CONDUIT_CONFORMANCE_TOOL")
-    if explicit:
-        return Path(explicit)
-    candidates = [parent / TOOL for parent in ROOT.parents] + [Path("/work") / TOOL]
-    return next((path for path in candidates if path.is_file()), ROOT.parent / TOOL)
-
-
-RUN_CONFORMANCE = find_tool()
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -100,7 +91,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def run_backend(backend: str) -> bool:
+def run_backend(backend: str, tool: Path) -> bool:
     conduit = str(Path(sys.executable).with_name("conduit"))
     database = sqlite_database() if backend == "sqlite" else postgres_database()
     with database as url:
@@ -119,8 +110,8 @@ def run_backend(backend: str) -> bool:
         server = subprocess.Popen([conduit, "serve"], env=env, cwd=ROOT)  # noqa: S603
         try:
             wait_ready(f"{origin}/readyz", server)
-            log(f"{backend}: running {RUN_CONFORMANCE} {origin}")
-            result = subprocess.run([str(RUN_CONFORMANCE), origin], cwd=ROOT, check=False)  # noqa: S603
+            log(f"{backend}: running {tool} {origin}")
+            result = subprocess.run([str(tool), origin], cwd=ROOT, check=False)  # noqa: S603
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -133,7 +124,7 @@ def run_backend(backend: str) -> bool:
         return passed
 
 
-def run_stack() -> bool:
+def run_stack(tool: Path) -> bool:
     """Conformance through nginx: bin/stack.py up on free ports, the suites, bin/stack.py down."""
     stack = [sys.executable, str(ROOT / "bin" / "stack.py")]
     with postgres_database() as url, tempfile.TemporaryDirectory(prefix="conduit-stack-") as tmp:
@@ -152,8 +143,8 @@ def run_stack() -> bool:
         try:
             subprocess.run([*stack, "up"], env=env, check=True, cwd=ROOT)  # noqa: S603
             origin = f"http://127.0.0.1:{port}"
-            log(f"nginx: running {RUN_CONFORMANCE} {origin}")
-            result = subprocess.run([str(RUN_CONFORMANCE), origin], cwd=ROOT, check=False)  # noqa: S603
+            log(f"nginx: running {tool} {origin}")
+            result = subprocess.run([str(tool), origin], cwd=ROOT, check=False)  # noqa: S603
         finally:
             subprocess.run([*stack, "down"], env=env, check=False, cwd=ROOT)  # noqa: S603
         passed = result.returncode == 0
@@ -184,8 +175,10 @@ def main() -> int:
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "nginx"], action="append")
     args = parser.parse_args()
-    if not RUN_CONFORMANCE.is_file():
-        log(f"{RUN_CONFORMANCE} not found (set CONDUIT_CONFORMANCE_TOOL)")
+    try:
+        tool = conformance_tool()
+    except RealWorldMissingError as missing:
+        log(str(missing))
         return 1
     results: dict[str, str] = {}
     for backend in args.backend or ["sqlite", "postgresql", "nginx"]:
@@ -193,7 +186,7 @@ def main() -> int:
             results[backend] = "FAILED (no server; CI=true)" if IN_CI else "SKIPPED (no server)"
             continue
         try:
-            passed = run_stack() if backend == "nginx" else run_backend(backend)
+            passed = run_stack(tool) if backend == "nginx" else run_backend(backend, tool)
             results[backend] = "passed" if passed else "FAILED"
         except (RuntimeError, subprocess.CalledProcessError) as exc:
             results[backend] = f"FAILED ({exc})"

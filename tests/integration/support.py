@@ -19,14 +19,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def shared_path(relative: str) -> Path:
-    """A file of the workplace's shared folder (the RealWorld spec and suites): ``../shared`` beside the
-    checkout or any parent of it (a CI clone may sit deeper), else ``/work/shared``."""
-    candidates = [parent / "shared" / relative for parent in REPO.parents]
-    candidates.append(Path("/work/shared") / relative)
-    return next((path for path in candidates if path.exists()), REPO.parent / "shared" / relative)
-
-
 #: Variables of the developer's shell that would change what a server started by a test does.
 SCRUBBED = (
     "SECRET_KEY",

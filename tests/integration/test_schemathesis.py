@@ -6,7 +6,6 @@ tests/integration/schemathesis.toml and below, each with its reason (docs/securi
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from harness.realworld import RealWorldMissingError, realworld_file
 from tests.conftest import migrated_sqlite_url, require_or_skip
-from tests.integration.support import REPO, free_port, http_request, server_env, shared_path, stop, wait_until
+from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
 ST = Path(sys.executable).with_name("st")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 REALWORLD_CONFIG = Path(__file__).with_name("schemathesis-realworld.toml")
-OFFICIAL_SPEC = Path(os.environ.get("REALWORLD_OPENAPI") or shared_path("realworld/openapi.yml"))
 #: Test cases per operation and phase: about 40 s for our document and 15 s for the official one on a
 #: loaded 2-core machine.
 MAX_EXAMPLES = "8"
@@ -120,7 +119,9 @@ def test_our_openapi_document(server: str, token: str, tmp_path: Path) -> None:
 
 
 def test_the_official_realworld_document(server: str, token: str, tmp_path: Path) -> None:
-    if not OFFICIAL_SPEC.is_file():
-        require_or_skip(f"the official RealWorld openapi.yml is not at {OFFICIAL_SPEC} (REALWORLD_OPENAPI)")
-    result = schemathesis(tmp_path, REALWORLD_CONFIG, str(OFFICIAL_SPEC), token, "--url", f"{server}/api")
+    try:
+        official_spec = realworld_file("openapi.yml")
+    except RealWorldMissingError as missing:
+        require_or_skip(str(missing))
+    result = schemathesis(tmp_path, REALWORLD_CONFIG, str(official_spec), token, "--url", f"{server}/api")
     assert result.returncode == 0, summary(result)
