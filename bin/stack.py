@@ -28,7 +28,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
+from conduit.ops.nginx_config import (
+    STATIC_ROOT,
+    NginxTarget,
+    StandaloneNginx,
+    worker_user_for,
+    write_standalone,
+)
 from conduit.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import sys
 
-from conduit.logs import gunicorn_logconfig
+from conduit.observability.logs import gunicorn_logconfig
 from conduit.settings import ConfigError, load_settings
 
 _host = os.environ.get("HOST", "127.0.0.1")
@@ -40,7 +40,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # would collide there, and Conduit does not use it.
 control_socket_disable = True
 
-# Logging: conduit.logs decides the handlers for gunicorn's master and workers and for the app alike
+# Logging: conduit.observability.logs decides the handlers for gunicorn's master and workers and for the
+# app alike
 # (LOG_FORMAT, LOG_DIR, LOG_SYSLOG_ADDRESS, ADMINS: docs/configuration.md); gunicorn's error log propagates
 # to them. gunicorn's access log is off: the app writes one conduit.request line per request, with the
 # request id, the real client address (ProxyFix), the status, the duration and the user id.
@@ -77,7 +78,7 @@ def on_starting(server: object) -> None:
         raise SystemExit(4) from None
     # Prometheus multiprocess mode: name and empty the directory here, in the master, before any worker
     # forks. Not on a reload (HUP): counters carry on across reloads, from zero only with a new master.
-    from conduit import metrics_dir
+    from conduit.observability import metrics_dir
 
     metrics_dir.prepare()
 
@@ -112,12 +113,12 @@ def post_worker_init(worker: object) -> None:
 
 def child_exit(server: object, worker: object) -> None:
     """A worker is gone (stopped, recycled by max_requests, or killed)."""
-    from conduit import metrics_dir
+    from conduit.observability import metrics_dir
 
     metrics_dir.worker_exited(worker.pid)  # type: ignore[attr-defined]
 
 
 def on_exit(server: object) -> None:
-    from conduit import metrics_dir
+    from conduit.observability import metrics_dir
 
     metrics_dir.remove_own()

@@ -22,10 +22,10 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conduit import migrate
 from conduit.app import create_app
-from conduit.db import Base, get_db
 from conduit.settings import load_settings, normalize_database_url
+from conduit.storage import migrations as migrate
+from conduit.storage.database import Base, get_db
 from conduit.users.models import Role
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

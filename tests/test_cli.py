@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from conduit import migrate
-from conduit.cli import main
+from conduit.ops.cli import main
+from conduit.storage import migrations as migrate
 from conduit.users.models import Permission
 from tests.conftest import get_db_of, make_app, register
 
@@ -396,7 +396,7 @@ def test_serve_refuses_production_without_a_secret_key(
         started.append(args)
         raise AssertionError("serve would have started gunicorn")
 
-    monkeypatch.setattr("conduit.cli.os.execv", fake_execv)
+    monkeypatch.setattr("conduit.ops.cli.os.execv", fake_execv)
     monkeypatch.setenv("CONDUIT_ENV", "production")
     monkeypatch.delenv("SECRET_KEY", raising=False)
     result = runner.invoke(main, ["serve"])
@@ -417,7 +417,7 @@ def test_serve_hands_over_to_gunicorn_with_the_options(
     def fake_execv(path: str, args: list[str]) -> None:
         started.append(list(args))
 
-    monkeypatch.setattr("conduit.cli.os.execv", fake_execv)
+    monkeypatch.setattr("conduit.ops.cli.os.execv", fake_execv)
     result = runner.invoke(main, ["serve", "--bind", "127.0.0.1:9999", "--workers", "3", "--timeout", "10"])
     assert result.exit_code == 0, result.output
     assert len(started) == 1

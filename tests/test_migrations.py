@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conduit import migrate
-from conduit.db import make_engine
 from conduit.models import Base
 from conduit.settings import load_settings
+from conduit.storage import migrations as migrate
+from conduit.storage.database import make_engine
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_TABLES = set(Base.metadata.tables)

@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     #: Share of requests Sentry traces for performance (0: errors only).
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    # Logging (conduit.logs): format and sinks. Every process (gunicorn's master and workers, the CLI)
+    # Logging (conduit.observability.logs): format and sinks. Every process (gunicorn's master and workers,
+    # the CLI)
     # installs the same handlers from these settings.
     #: ``text`` (readable lines) or ``json`` (one JSON object per line); the production profile uses json.
     log_format: Literal["text", "json"] = "text"
@@ -270,7 +271,7 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    # Metrics (conduit.metrics). Kept together at the end of the class.
+    # Metrics (conduit.observability.metrics). Kept together at the end of the class.
     #: Serve Prometheus metrics at ``/metrics`` (to METRICS_ALLOW only).
     metrics_enabled: bool = True
     #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
@@ -296,7 +297,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return value
 
-    # Security (conduit.rate_limits, conduit.headers, conduit.cors; docs/security.md).
+    # Security (conduit.edge.rate_limits, conduit.edge.headers, conduit.edge.cors; docs/security.md).
     #: Rate limiting on or off; limits are strings such as ``10/minute;100/hour`` (Flask-Limiter syntax).
     rate_limit_enabled: bool = True
     #: Every ``/api/`` request, one bucket per client address.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from conduit import metrics_dir
+from conduit.observability import metrics_dir
 
 try:
     import uwsgi  # type: ignore[import-untyped]  # only inside uWSGI

@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from conduit.db import get_db
 from conduit.security import Tokens
+from conduit.storage.database import get_db
 from conduit.users.models import User
 from tests.conftest import Account, make_app
 

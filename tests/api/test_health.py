@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import conduit
-from conduit import migrate
-from conduit.db import get_db
+from conduit.storage import migrations as migrate
+from conduit.storage.database import get_db
 from tests.conftest import get_db_of, make_app, postgres_database
 
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/x"

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from conduit.db import get_db
+from conduit.storage.database import get_db
 from conduit.users.models import Permission, Role, User
 from tests.conftest import Account, create_article, make_app, register
 

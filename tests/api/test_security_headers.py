@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conduit.headers import API_POLICY, DOCS_POLICY, UI_POLICY
+from conduit.edge.headers import API_POLICY, DOCS_POLICY, UI_POLICY
 from conduit.settings import ConfigError, load_settings
 from tests.conftest import Account, get_db_of, make_app, migrated_sqlite_url
 

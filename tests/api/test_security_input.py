@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conduit.logs import reset_logging
+from conduit.observability.logs import reset_logging
 from tests.conftest import Account, get_db_of, make_app, migrated_sqlite_url, register
 
 SQL = "Robert'); DROP TABLE articles;-- \" OR 1=1 -- /* */ ; \\ %_ `x`"

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import conduit
-from conduit import shared_state
+from conduit.storage import shared_state
 from conduit.tags import routes as tags_routes
 from tests.conftest import Account, create_article, get_db_of, make_app, register
 from tests.redis_support import closed_port_url, own_keys, redis_url_or_skip, silent_server
@@ -94,7 +94,9 @@ def wait_for(condition: Callable[[], bool], seconds: float = 2.0) -> bool:
 
 
 def shared_state_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "conduit.shared_state" and r.levelno == logging.WARNING]
+    return [
+        r for r in caplog.records if r.name == "conduit.storage.shared_state" and r.levelno == logging.WARNING
+    ]
 
 
 def test_the_second_read_comes_from_redis_without_sql(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from conduit.nginx_config import STATIC_ROOT
+from conduit.ops.nginx_config import STATIC_ROOT
 from tests.conftest import get_db_of, make_app, migrated_sqlite_url, require_or_skip
 from tests.integration.support import REPO
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conduit import migrate
+from conduit.storage import migrations as migrate
 from tests.conftest import (
     Account,
     create_article,

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conduit import migrate
+from conduit.storage import migrations as migrate
 from tests.conftest import require_or_skip
 from tests.integration.processes import Proc, app_directory, descendants, kill_leftovers
 from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until

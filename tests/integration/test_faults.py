@@ -30,10 +30,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from conduit import migrate
 from conduit.app import create_app
-from conduit.db import Database, get_db, make_engine
 from conduit.settings import load_settings
+from conduit.storage import migrations as migrate
+from conduit.storage.database import DATABASE, get_db, make_engine
 from tests.integration.faults import (
     DEAD,
     FaultStack,
@@ -414,5 +414,5 @@ def test_a_connection_the_server_dropped_does_not_replace_the_response(stack: Fa
         with app.app_context():
             assert get_db().session.execute(text("SELECT 1")).scalar_one() == 1
     finally:
-        database: Database = app.extensions["conduit.db"]
+        database = DATABASE.get(app)
         database.dispose()

@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from conduit import logs
+from conduit.observability import logs
 from conduit.settings import load_settings
 from tests.conftest import make_app, migrated_sqlite_url
 from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
@@ -80,7 +80,7 @@ def test_syslog_over_udp_with_the_right_priority(sqlite_url: str) -> None:
 
     # <PRI> = facility * 8 + severity: local3 (19) with err (3), then with info (6)
     assert error.startswith(f"{priority(LOCAL3, 3)}conduit[")
-    assert "ERROR [conduit.errors] [syslog-udp-1] unhandled error while serving GET /boom" in error
+    assert "ERROR [conduit.web.errors] [syslog-udp-1] unhandled error while serving GET /boom" in error
     assert "RuntimeError: kaboom in the logging test" in error
     assert request_line.startswith(f"{priority(LOCAL3, 6)}conduit[")
     assert '[conduit.request] [syslog-udp-1] 127.0.0.1 "GET /boom HTTP/1.1" 500' in request_line
@@ -156,7 +156,7 @@ def test_an_unhandled_exception_mails_its_traceback(sqlite_url: str, smtp_server
     assert mail["Subject"].startswith("[conduit] ERROR on ")
     assert mail["Subject"].endswith("unhandled error while serving GET /boom")
     body = mail.get_content()
-    assert "[conduit.errors] [mail-1] unhandled error while serving GET /boom" in body
+    assert "[conduit.web.errors] [mail-1] unhandled error while serving GET /boom" in body
     assert "Traceback (most recent call last):" in body
     assert "RuntimeError: kaboom in the logging test" in body
 

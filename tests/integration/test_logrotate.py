@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conduit import logs
+from conduit.observability import logs
 from conduit.settings import load_settings
 from tests.conftest import require_or_skip
 from tests.integration.support import REPO

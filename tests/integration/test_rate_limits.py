@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conduit.headers import API_POLICY, UI_POLICY
+from conduit.edge.headers import API_POLICY, UI_POLICY
 from tests.conftest import postgres_database
 from tests.integration.support import free_port, wait_until
 from tests.integration.test_stack import Answer, Stack, require_nginx, stack_env, started_stack

@@ -26,7 +26,13 @@ from typing import Any
 
 import pytest
 
-from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
+from conduit.ops.nginx_config import (
+    STATIC_ROOT,
+    NginxTarget,
+    StandaloneNginx,
+    worker_user_for,
+    write_standalone,
+)
 from tests.conftest import postgres_database, require_or_skip
 from tests.integration.support import REPO, free_port, server_env, wait_until
 

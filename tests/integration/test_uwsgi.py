@@ -29,7 +29,13 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
+from conduit.ops.nginx_config import (
+    STATIC_ROOT,
+    NginxTarget,
+    StandaloneNginx,
+    worker_user_for,
+    write_standalone,
+)
 from tests.conftest import migrated_sqlite_url, require_or_skip
 from tests.integration.support import REPO, Reply, free_port, http_request, server_env, wait_until
 

@@ -1,4 +1,5 @@
-"""conduit.logs: formats, the file sink and its rotation, request lines, the mail limiter, the settings."""
+"""conduit.observability.logs: formats, the file sink and its rotation, request lines, the mail limiter,
+the settings."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from conduit import logs
+from conduit.observability import logs
 from conduit.settings import ConfigError, load_settings
 from tests.conftest import make_app, migrated_sqlite_url, register, require_or_skip
 
@@ -113,7 +114,7 @@ def test_an_exception_is_one_field_never_a_multiline_traceback(
     entries = json_lines(log_file(tmp_path))  # would fail on a traceback's lines
     (error,) = [e for e in entries if e["level"] == "ERROR"]
     assert error["request_id"] == "json-boom-1"
-    assert error["logger"] == "conduit.errors"
+    assert error["logger"] == "conduit.web.errors"
     assert error["exc_info"].startswith("Traceback (most recent call last):")
     assert "RuntimeError: kaboom" in error["exc_info"]
     (request_line,) = [e for e in entries if e["logger"] == "conduit.request"]

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client import Counter, Gauge, Histogram
 
-from conduit import metrics
+from conduit.observability import metrics
 from tests.conftest import require_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,7 +24,8 @@ PROMETHEUS_OWN = {"up"}
 
 
 def exported_series() -> set[str]:
-    """The sample names conduit.metrics exports (counter ``x``: ``x_total``; histogram: ``x_bucket``...)."""
+    """The sample names conduit.observability.metrics exports (counter ``x``: ``x_total``; histogram:
+    ``x_bucket``...)."""
     names: set[str] = set()
     for value in vars(metrics).values():
         if isinstance(value, Counter):

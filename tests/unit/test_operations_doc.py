@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conduit import logs, metrics
+from conduit.observability import logs, metrics
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"

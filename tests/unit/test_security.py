@@ -8,10 +8,10 @@ from typing import Any
 import jwt
 import pytest
 
-from conduit.errors import ApiError
 from conduit.security import ALGORITHM, Passwords, Tokens
 from conduit.settings import Settings, load_settings
 from conduit.users.models import User
+from conduit.web.errors import ApiError
 
 
 @pytest.fixture

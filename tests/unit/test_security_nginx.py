@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from conduit.headers import API_POLICY, HEADERS, UI_POLICY
-from conduit.nginx_config import NginxTarget, render_site
+from conduit.edge.headers import API_POLICY, HEADERS, UI_POLICY
+from conduit.ops.nginx_config import NginxTarget, render_site
 
 LOCATION = re.compile(r"^    location ([^{]+)\{\n(.*?)^    \}", re.MULTILINE | re.DOTALL)
 

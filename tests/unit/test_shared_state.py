@@ -1,5 +1,6 @@
-"""conduit.shared_state: the settings, the client, the fail-open policy (back-off, rate-limited warnings,
-recovery, invalidations kept until Redis answers) and the generation counter, against a real Redis."""
+"""conduit.storage.shared_state: the settings, the client, the fail-open policy (back-off, rate-limited
+warnings, recovery, invalidations kept until Redis answers) and the generation counter, against a real
+Redis."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pytest
 import redis
 from flask import Flask
 
-from conduit import shared_state as module
 from conduit.settings import ConfigError, load_settings
-from conduit.shared_state import SharedState
+from conduit.storage import shared_state as module
+from conduit.storage.shared_state import SharedState
 from tests.conftest import get_db_of, make_app
 from tests.redis_support import closed_port_url, own_keys, redis_url_or_skip, silent_server
 
@@ -230,7 +231,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "conduit.shared_state" and r.levelno == logging.WARNING
+        if r.name == "conduit.storage.shared_state" and r.levelno == logging.WARNING
     ]
 
 
@@ -275,7 +276,7 @@ def test_warnings_are_rate_limited_and_count_what_they_did_not_log(caplog: pytes
 
 def test_recovery_is_logged_once(keys: tuple[redis.Redis, str], caplog: pytest.LogCaptureFixture) -> None:
     rdb, prefix = keys
-    caplog.set_level(logging.INFO, logger="conduit.shared_state")
+    caplog.set_level(logging.INFO, logger="conduit.storage.shared_state")
     clock = Clock()
     state = make_state(closed_port_url(), prefix, clock)
     state.call(lambda client: client.get(prefix + "x"), None, what="read")
@@ -289,7 +290,7 @@ def test_recovery_is_logged_once(keys: tuple[redis.Redis, str], caplog: pytest.L
     infos = [
         r.getMessage()
         for r in caplog.records
-        if r.levelno == logging.INFO and r.name == "conduit.shared_state"
+        if r.levelno == logging.INFO and r.name == "conduit.storage.shared_state"
     ]
     assert infos == ["Redis answers again"]
     dead.close()

@@ -7,7 +7,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from conduit.validation import BLANK, BlankToNone, RequestModel, RequiredText, errors_from_validation
+from conduit.web.validation import BLANK, BlankToNone, RequestModel, RequiredText, errors_from_validation
 
 
 class Inner(RequestModel):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import ErrorDetails, PydanticCustomError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from conduit.errors import ApiError, error_response
+from conduit.web.errors import ApiError, error_response
 
 BLANK = "can't be blank"
 

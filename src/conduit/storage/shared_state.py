@@ -31,12 +31,12 @@ from redis.retry import Retry
 
 from conduit.settings import ConfigError, Settings
 
-EXTENSION = "conduit.shared_state"
+EXTENSION = "conduit.storage.shared_state"
 #: A failing Redis is reported at most once per this many seconds per worker; the next warning says
 #: how many failures were not logged meanwhile.
 WARNING_INTERVAL_SECONDS = 60.0
 
-log = logging.getLogger("conduit.shared_state")
+log = logging.getLogger("conduit.storage.shared_state")
 
 T = TypeVar("T")
 D = TypeVar("D")

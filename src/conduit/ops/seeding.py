@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from conduit.articles.models import Article, Favorite
 from conduit.articles.slugs import base_slug
 from conduit.comments.models import Comment
-from conduit.db import Database, insert_ignoring_duplicates, utcnow
 from conduit.profiles.models import Follow
 from conduit.security import passwords
+from conduit.storage.database import Database, insert_ignoring_duplicates, utcnow
 from conduit.tags.models import ArticleTag, Tag
 from conduit.users.models import Role, User
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
-log = logging.getLogger("conduit.errors")
+log = logging.getLogger("conduit.web.errors")
 
 #: Seconds a client should wait before retrying when the database is unavailable.
 RETRY_AFTER_SECONDS = 5

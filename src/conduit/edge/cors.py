@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from conduit.errors import error_response
 from conduit.settings import Settings
+from conduit.web.errors import error_response
 
 API_PREFIX = "/api/"
 ALLOWED_METHODS = "GET, POST, PUT, DELETE"

@@ -12,8 +12,8 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from conduit.db import get_db
 from conduit.settings import ConfigError, load_settings
+from conduit.storage.database import get_db
 
 
 def _app() -> Flask:
@@ -37,7 +37,7 @@ def deploy() -> None:
     """Prepare the database: run the migrations, create or correct the roles, and make the account
     named by CONDUIT_ADMIN_EMAIL an administrator. Safe to run on every release: a second run
     changes nothing and says so."""
-    from conduit.deploy import run_deploy
+    from conduit.ops.deploy import run_deploy
 
     app = _app()
     with app.app_context():
@@ -92,7 +92,7 @@ def serve(
 def _default_gunicorn_config() -> Path:
     for candidate in (
         Path.cwd() / "deploy" / "gunicorn.conf.py",
-        Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py",
+        Path(__file__).resolve().parents[3] / "deploy" / "gunicorn.conf.py",
     ):
         if candidate.is_file():
             return candidate
@@ -116,7 +116,7 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
     """Fill the database with realistic demo data: users who follow each other, articles with tags,
     favourites and comments. Accounts are named demo<N> (password: --password). Run `conduit deploy`
     first. Adds to what is there; usernames already taken are skipped."""
-    from conduit.seeding import seed_database
+    from conduit.ops.seeding import seed_database
     from conduit.tags.cache import invalidate_tags
 
     app = _app()
@@ -220,7 +220,7 @@ def nginx_config(output: Path | None, static_root: Path | None, **options: Any) 
     """Render nginx's configuration for Conduit from deploy/nginx/conduit.conf.j2 (the http-context part:
     upstream, request-id map, log format, servers). The body-size limit is the app's MAX_CONTENT_LENGTH.
     Example: conduit nginx-config --tls --server-name example.com --listen 0.0.0.0 --listen [::] --port 80"""
-    from conduit.nginx_config import STATIC_ROOT, NginxTarget, TemplateNotFoundError, render_site
+    from conduit.ops.nginx_config import STATIC_ROOT, NginxTarget, TemplateNotFoundError, render_site
 
     try:
         max_body = load_settings().max_content_length

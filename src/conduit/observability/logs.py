@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 
+from conduit.extensions import SETTINGS
 from conduit.settings import ConfigError, Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -440,7 +441,7 @@ def _finish_request(response: Response) -> Response:
     if "request_id" not in g:  # an earlier before_request hook refused the request before ours ran
         _start_request()
     response.headers[REQUEST_ID_HEADER] = g.request_id
-    settings: Settings | None = current_app.extensions.get("conduit.settings")
+    settings = SETTINGS.find()
     if settings is None or (settings.log_requests and (settings.log_probes or not _quiet_probe(response))):
         duration_ms = round((time.perf_counter() - g.request_started) * 1000, 1)
         full_path = request.full_path.removesuffix("?")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from conduit import migrate
-from conduit.api import settings
-from conduit.db import get_db
+from conduit.extensions import current_settings
+from conduit.storage import migrations as migrate
+from conduit.storage.database import get_db
 from conduit.users.models import Role
 from conduit.users.queries import ADMINISTRATOR, find_by_email, role_named
 
@@ -33,7 +33,7 @@ def run_deploy() -> DeployReport:
         changes.append(f"migrated the database from {before or 'empty'} to {head}")
     with database.standalone_session() as db:
         changes += Role.insert_roles(db)
-        admin_email = settings().conduit_admin_email
+        admin_email = current_settings().conduit_admin_email
         if admin_email:
             admin = role_named(db, ADMINISTRATOR)
             user = find_by_email(db, admin_email)

@@ -1,6 +1,7 @@
 """Prometheus metrics, correct under several gunicorn workers.
 
-With ``PROMETHEUS_MULTIPROC_DIR`` set (:mod:`conduit.metrics_dir`, called by deploy/gunicorn.conf.py and,
+With ``PROMETHEUS_MULTIPROC_DIR`` set (:mod:`conduit.observability.metrics_dir`, called by
+deploy/gunicorn.conf.py and,
 under uWSGI, by :mod:`conduit.wsgi`, sets it before the workers fork and empties the directory when the
 master starts), every worker writes its values to files in that directory and ``/metrics`` adds up the
 files of all workers, so a scrape gives the same totals whichever worker answers it. When a worker exits,
@@ -36,9 +37,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import Engine, event
 
-from conduit import __version__, metrics_dir
-from conduit.errors import error_response
+from conduit import __version__
+from conduit.observability import metrics_dir
 from conduit.settings import Settings
+from conduit.storage.database import DATABASE
+from conduit.web.errors import error_response
 
 #: The ``endpoint`` label of a request that matched no route (404, 405): never the raw path, whose values
 #: a client could multiply at will.
@@ -126,7 +129,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     request refused early (401, 422) is timed and counted too.
     """
     BUILD_INFO.labels(__version__, settings.conduit_revision).set(1)
-    database = app.extensions.get("conduit.db")
+    database = DATABASE.find(app)
     engine: Engine | None = getattr(database, "engine", None)
     if engine is not None:
         watch_pool(engine, 0 if settings.is_sqlite else settings.db_pool_size + settings.db_max_overflow)
@@ -205,7 +208,9 @@ def _metrics_view(allowed: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) 
 
 def _readiness_status() -> int:
     """What ``/readyz`` would answer now (the same check), so alerts need no probe of their own."""
-    from conduit.health import readyz  # here: health imports the database layer, not needed at import
+    from conduit.observability.health import (
+        readyz,  # here: health imports the database layer, not needed at import
+    )
 
     return readyz()[1]
 

@@ -15,13 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from conduit import __version__
-from conduit.api import settings
-from conduit.db import session
-from conduit.errors import RETRY_AFTER_SECONDS
-from conduit.shared_state import shared_state
+from conduit.extensions import current_settings
+from conduit.storage.database import session
+from conduit.storage.shared_state import shared_state
+from conduit.web.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("health", __name__)
-log = logging.getLogger("conduit.health")
+log = logging.getLogger("conduit.observability.health")
 #: Reported, but their failure only degrades the service: readiness stays 200.
 OPTIONAL_CHECKS = frozenset({"redis"})
 
@@ -31,7 +31,7 @@ VERSION_HEADER = "X-Conduit-Version"
 
 
 def build() -> dict[str, str]:
-    return {"version": __version__, "revision": settings().conduit_revision}
+    return {"version": __version__, "revision": current_settings().conduit_revision}
 
 
 @bp.after_request
@@ -52,7 +52,7 @@ def readyz() -> tuple[dict[str, Any], int, dict[str, str]]:
     checks: dict[str, str] = {}
     try:
         if db.get_bind().dialect.name == "postgresql":
-            timeout = int(settings().readiness_timeout_ms)
+            timeout = int(current_settings().readiness_timeout_ms)
             db.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
         db.execute(text("SELECT 1"))
         checks["database"] = "ok"

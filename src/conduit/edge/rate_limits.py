@@ -21,8 +21,8 @@ from flask_limiter import ApplicationLimit, Limit, Limiter, RequestLimit
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from conduit.errors import error_response
 from conduit.settings import Settings
+from conduit.web.errors import error_response
 
 EXTENSION = "conduit.limiter"
 #: Sliding window counters: no double burst at a window's edge, at the cost of two counters per key.

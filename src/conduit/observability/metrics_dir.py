@@ -1,13 +1,14 @@
 """The directory of Prometheus's multiprocess mode, set up by the server's master before it forks.
 
 Every worker writes its metrics to files in one directory and ``/metrics`` adds up the files of all
-workers (:mod:`conduit.metrics`). ``PROMETHEUS_MULTIPROC_DIR`` names it; unset, the master makes a
+workers (:mod:`conduit.observability.metrics`). ``PROMETHEUS_MULTIPROC_DIR`` names it; unset, the master
+makes a
 private one (two server instances on one host must never share a directory) and removes it at exit.
 Either way its ``*.db`` files are deleted when the master starts: counters start from zero with a new
 master. The master notes a directory it made in its environment (``CONDUIT_OWN_METRICS_DIR``), which
 its re-executions and workers inherit.
 
-Deliberately free of :mod:`prometheus_client` imports but one: :mod:`conduit.metrics` reads the
+Deliberately free of :mod:`prometheus_client` imports but one: :mod:`conduit.observability.metrics` reads the
 variable when it is imported, so this must run first.
 """
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 import jinja2
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 STATIC_ROOT = PACKAGE_DIR / "static"
 DEBIAN_MIME_TYPES = Path("/etc/nginx/mime.types")
 DEBIAN_UWSGI_PARAMS = Path("/etc/nginx/uwsgi_params")

@@ -10,16 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from conduit.extensions import Extension
 from conduit.settings import Settings
 
-log = logging.getLogger("conduit.db")
+log = logging.getLogger("conduit.storage.database")
 
 #: Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -124,7 +125,7 @@ class Database:
     def init_app(self, app: Flask, settings: Settings) -> None:
         self.engine = make_engine(settings)
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        app.extensions["conduit.db"] = self
+        DATABASE.install(app, self)
         app.teardown_appcontext(self._close_session)
 
     @property
@@ -162,10 +163,12 @@ class Database:
             self.engine.dispose()
 
 
+DATABASE: Extension[Database] = Extension("db")
+
+
 def get_db() -> Database:
     """The :class:`Database` of the current app."""
-    database: Database = current_app.extensions["conduit.db"]
-    return database
+    return DATABASE.get()
 
 
 def session() -> Session:

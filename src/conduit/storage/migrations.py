@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, text
 
 def migrations_dir() -> Path:
     """``migrations/`` of the source tree, or the copy a wheel carries inside the package."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the conduit package
     for candidate in (here.parents[1] / "migrations", here / "migrations"):
         if (candidate / "env.py").is_file():
             return candidate
