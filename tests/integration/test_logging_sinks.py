@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 
 from conduit.observability import logs
+from conduit.observability.logs import mail
 from conduit.settings import load_settings
 from tests.conftest import make_app, migrated_sqlite_url
 from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
@@ -174,7 +175,7 @@ def test_an_error_storm_sends_a_handful_of_mails(sqlite_url: str, smtp_server: t
     assert [f"[storm-{n}]" in m.get_content() for n, m in enumerate(inbox.messages)] == [True] * 3
 
     # The window ends (as if an hour had passed): the next error is mailed with the count of the others.
-    assert isinstance(mailer, logs.RateLimitedSMTPHandler)
+    assert isinstance(mailer, mail.RateLimitedSMTPHandler)
     mailer._window_start -= 3601
     client.get("/boom", headers={"X-Request-ID": "after-storm"})
     wait_until(lambda: len(inbox.messages) == 4, "the mail after the storm", 10)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from conduit.observability import logs, metrics
+from conduit.observability import metrics
+from conduit.observability.logs import formatters
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
 ALERTS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
@@ -48,6 +49,6 @@ def test_every_json_field_of_a_request_line_is_described() -> None:
         raise RuntimeError("for exc_info")
     except RuntimeError as exc:
         record.exc_info = (type(exc), exc, exc.__traceback__)
-    fields = json.loads(logs.JsonFormatter().format(record))
+    fields = json.loads(formatters.JsonFormatter().format(record))
     for field in fields:
         assert f"| `{field}` |" in DOC, f"the JSON field {field} is not in docs/operations.md"
