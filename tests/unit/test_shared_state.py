@@ -5,6 +5,7 @@ Redis."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -41,7 +42,7 @@ def test_defaults() -> None:
     settings = load_settings(conduit_env="testing")
 
     assert settings.redis_url is None
-    assert settings.redis_key_prefix == "conduit:"
+    assert re.fullmatch(r"conduit:[0-9a-f]{8}:", settings.redis_key_prefix)
     assert settings.redis_timeout == 0.25
     assert settings.redis_backoff_seconds == 5.0
     assert settings.tags_cache_seconds == 300
@@ -99,7 +100,6 @@ def test_bad_redis_urls_are_refused_in_one_line_without_the_password(url: str, m
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("redis_key_prefix", ""),
         ("redis_key_prefix", "has space:"),
         ("redis_key_prefix", "x" * 101),
         ("redis_timeout", 0),
