@@ -43,13 +43,19 @@ run: $(MAIN_STAMP) ## Serve the API with gunicorn on http://127.0.0.1:$PORT (SQL
 	$(BIN)/conduit deploy
 	$(BIN)/conduit serve
 
+.PHONY: dev
+dev: $(MAIN_STAMP) ## Serve like `make run`, in the development profile, restarting the workers when a file changes
+	$(BIN)/conduit deploy
+	CONDUIT_ENV=development $(BIN)/conduit serve --reload --workers 1
+
 test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
 	$(BIN)/python -m pytest
 
-lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict and bandit on src/, pip-audit of the locks
+lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict, vulture (dead code), bandit on src/, pip-audit of the locks
 	$(BIN)/ruff check src tests migrations bin deploy bench harness
 	$(BIN)/ruff format --check src tests migrations bin deploy bench harness
 	$(BIN)/mypy
+	$(BIN)/vulture
 	$(BIN)/bandit --quiet --recursive --severity-level medium src
 	bin/audit-deps
 

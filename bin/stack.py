@@ -128,6 +128,15 @@ def layout_from_env() -> Layout:
 # --- state -------------------------------------------------------------------------------------------
 
 
+def saved_url(layout: Layout) -> str:
+    """The address the running stack was started on (its STACK_PORT), not this shell's."""
+    try:
+        url = json.loads(layout.manifest.read_text())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return layout.url
+    return url if isinstance(url, str) else layout.url
+
+
 def load_components(layout: Layout) -> list[Component]:
     try:
         return [Component(**entry) for entry in json.loads(layout.manifest.read_text())["components"]]
@@ -494,8 +503,9 @@ def status(layout: Layout) -> int:
     for component in components:
         pid = component.pid()
         say(f"{component.name:<16} {'running, pid ' + str(pid) if pid else 'NOT running'}")
-    health = http_status(f"{layout.url}/readyz")
-    say(f"{layout.url}/readyz -> {health or 'no answer'}")
+    url = saved_url(layout)
+    health = http_status(f"{url}/readyz")
+    say(f"{url}/readyz -> {health or 'no answer'}")
     return 0 if health == 200 and all(c.pid() for c in components) else 1
 
 

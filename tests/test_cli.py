@@ -429,3 +429,39 @@ def test_serve_hands_over_to_gunicorn_with_the_options(
     assert Path(args[args.index("--config") + 1]).name == "gunicorn.conf.py"
     assert Path(args[args.index("--config") + 1]).is_file()
     assert args[-1] == "conduit.wsgi:app"
+
+
+def test_nginx_config_derives_certificates_and_addresses_from_the_server_name(tmp_path: Path) -> None:
+    site = tmp_path / "site.conf"
+    args = ["nginx-config", "--tls", "--server-name", "blog.example.org", "--output", str(site)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = site.read_text()
+    assert "/etc/letsencrypt/live/blog.example.org/fullchain.pem" in text
+    assert "/etc/letsencrypt/live/blog.example.org/privkey.pem" in text
+    assert "example.com" not in text
+    assert "listen 0.0.0.0:443" in text
+    assert "listen [::]:443" in text
+    assert "listen 127.0.0.1:" not in text
+
+
+def test_nginx_config_for_localhost_listens_on_loopback_only(tmp_path: Path) -> None:
+    site = tmp_path / "site.conf"
+    result = CliRunner().invoke(main, ["nginx-config", "--output", str(site)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "listen 127.0.0.1:8080" in site.read_text()
+    assert "listen 0.0.0.0" not in site.read_text()
+
+
+def test_the_demo_account_the_seed_prints_can_sign_in(runner: CliRunner, app: Flask) -> None:
+    """README: sign in as demo1@demo.conduit.test with password123 after `conduit seed`."""
+    result = invoke(runner, "seed", "--users", "2", "--articles", "0")
+    hint = result.stdout.strip().splitlines()[-1]
+    assert hint == "seed: sign in as demo1@demo.conduit.test (demo2@..., ...) with the password 'password123'"
+    login = {"user": {"email": "demo1@demo.conduit.test", "password": "password123"}}
+    response = app.test_client().post("/api/users/login", json=login)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["user"]["username"] == "demo1"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "`demo1@demo.conduit.test`" in readme
+    assert "`password123`" in readme

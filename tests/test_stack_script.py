@@ -102,3 +102,21 @@ def test_bad_ports_are_refused(
 def test_status_and_down_when_nothing_runs(stack: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(stack, capsys, "status") == (3, "stack: not running")
     assert run_main(stack, capsys, "down") == (0, "stack: nothing was running")
+
+
+def test_status_asks_the_port_the_stack_was_started_on(
+    stack: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`STACK_PORT=18490 make stack`, then `make stack-status` in a shell without STACK_PORT."""
+    monkeypatch.setenv("STACK_PORT", "18490")
+    started = stack.layout_from_env()
+    pid_file = started.run / "me.pid"
+    started.run.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))
+    stack.save_components(started, [stack.Component("nginx", str(pid_file), "python")])
+    monkeypatch.delenv("STACK_PORT")
+    asked: list[str] = []
+    monkeypatch.setattr(stack, "http_status", lambda url, timeout=2.0: asked.append(url) or 200)
+    code, line = run_main(stack, capsys, "status")
+    assert asked == ["http://127.0.0.1:18490/readyz"]
+    assert (code, line) == (0, "stack: http://127.0.0.1:18490/readyz -> 200")
