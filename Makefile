@@ -71,9 +71,10 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 SYSTEM_VENV := .venv-system
 
 .PHONY: test-system-python
-test-system-python: ## The API tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
+test-system-python: ## The API and unit tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
 	$(MAKE) --no-print-directory VENV=$(SYSTEM_VENV) PYTHON=$(SYSTEM_PYTHON) $(SYSTEM_VENV)/.installed-dev
-	$(SYSTEM_VENV)/bin/python -m pytest -q tests/api tests/integration/test_make_run.py
+	$(SYSTEM_VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/browser --ignore=tests/bench
+	$(SYSTEM_VENV)/bin/python -m pytest -q tests/integration/test_make_run.py
 
 conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
 	$(BIN)/python bin/conformance.py

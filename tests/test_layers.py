@@ -1,4 +1,5 @@
-"""No module of the package imports from a layer above its own (docs/decisions.md, "Layout").
+"""Import rules: no module of the package imports from a layer above its own (docs/decisions.md,
+"Layout"), and no test module imports another.
 
 From the bottom: settings and the typed extension registry; web plumbing and storage; security, the
 edge and observability; the domain areas (each may use the ones before it); the model registry; the
@@ -50,13 +51,7 @@ def module_name(path: Path) -> str:
 
 def imports_of(path: Path) -> list[str]:
     """Every conduit module *path* imports, at the top or inside a function."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found += [f"{node.module}.{alias.name}" for alias in node.names]
-    return [name for name in found if name == "conduit" or name.startswith("conduit.")]
+    return [name for name in imports_of_any(path) if name == "conduit" or name.startswith("conduit.")]
 
 
 def test_no_module_imports_from_a_layer_above_its_own() -> None:
@@ -75,3 +70,26 @@ def test_the_check_sees_an_upward_import() -> None:
     assert layer_of("conduit.storage.database") < layer_of("conduit.users.models")
     assert layer_of("conduit.web.errors") < layer_of("conduit.ops.cli")
     assert layer_of("conduit.observability.logs.sinks") == layer_of("conduit.edge.cors")
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in tests/support/; fixtures come from conftest.py by name, never by import."""
+    tests = Path(__file__).parent
+    offenders = [
+        f"{path.relative_to(tests)} imports {name}"
+        for path in sorted(tests.rglob("*.py"))
+        for name in imports_of_any(path)
+        if name.startswith("tests.") and (name.split(".")[-2].startswith("test_") or ".conftest" in name)
+    ]
+    assert offenders == [], "\n".join(offenders)
+
+
+def imports_of_any(path: Path) -> list[str]:
+    """Every name *path* imports (``from a.b import c`` is ``a.b.c``), at the top or in a function."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import require_or_skip
+from tests.support.skips import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINTS = {"hello", "wsgi", "articles", "articles_auth", "feed", "article", "comments", "tags", "create"}

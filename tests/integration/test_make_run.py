@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import REPO, free_port, http_request, server_env, wait_until
+from harness.net import free_port, http_request
+from tests.support.servers import REPO, server_env, wait_until
 
 pytestmark = pytest.mark.slow
 
