@@ -41,11 +41,12 @@ def count_statements(
 ) -> dict[str, dict[str, float]]:
     """For each probe, the mean and the largest number of statements of *samples* requests."""
     from conduit.app import create_app
+    from conduit.storage.database import DATABASE
 
     app = create_app(
         database_url=database_url, secret_key=secret_key, log_level="WARNING", log_requests=False
     )
-    engine = app.extensions["conduit.db"].engine
+    engine = DATABASE.get(app).engine
     client = app.test_client()
     counts: dict[str, dict[str, float]] = {}
     for name, probe in probes.items():

@@ -51,11 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import event
 
     from conduit.app import create_app
+    from conduit.storage.database import DATABASE
 
     app = create_app(
         database_url=args.database_url, secret_key="explain-" * 8, log_level="WARNING", log_requests=False
     )
-    engine = app.extensions["conduit.db"].engine
+    engine = DATABASE.get(app).engine
     client = app.test_client()
     login = {"user": {"email": READER, "password": "password123"}}
     token = client.post("/api/users/login", json=login).get_json()["user"]["token"]

@@ -488,7 +488,7 @@ class Nginx:
 
 
 def start_nginx(nginx: str, app_port: int, prefix: Path) -> Nginx:
-    from conduit.nginx_config import (
+    from conduit.ops.nginx_config import (
         STATIC_ROOT,
         NginxTarget,
         StandaloneNginx,

@@ -36,14 +36,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness import netns  # noqa: E402
+from harness.net import free_port, http_request, http_status, wait_for  # noqa: E402
 from harness.realworld import RealWorldMissingError, realworld_file  # noqa: E402
 from harness.tls import TlsIdentity, make_identity  # noqa: E402
 from harness.tls_front import tls_front  # noqa: E402
@@ -111,37 +109,17 @@ def log(message: str) -> None:
     print(f"[e2e] {message}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    request = urllib.request.Request(  # noqa: S310 - our loopback server
-        base + path, method=method, data=None if body is None else json.dumps(body).encode()
-    )
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Token {token}")
-    with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - our loopback server
-        return json.loads(response.read() or b"null")
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    reply = http_request(base, method, path, body, headers, timeout=15)
+    if reply.status >= 400:
+        raise RuntimeError(f"{method} {path} answered {reply.status}: {reply.body[:200]!r}")
+    return reply.json()
 
 
-def wait_ready(url: str, alive: Any, what: str, timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            raise RuntimeError(f"{what} exited before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback URL we built
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+def wait_ready(url: str, alive: Callable[[], bool], what: str, timeout: float = 40) -> None:
+    if not wait_for(lambda: http_status(url) == 200, timeout, alive):
+        raise RuntimeError(f"{what} exited before it was ready" if not alive() else f"{url} did not answer")
 
 
 def clean_env(**values: str) -> dict[str, str]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conduit.nginx_config import DEBIAN_MIME_TYPES, worker_user_for
+from conduit.ops.nginx_config import DEBIAN_MIME_TYPES, worker_user_for
+from harness.net import port_in_use, wait_for
 from harness.tls import TlsIdentity
 
 CONFIG = """\
@@ -73,12 +72,6 @@ def find_nginx() -> str:
     raise FileNotFoundError("nginx is not installed (bin/system-packages nginx)")
 
 
-def _answers(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @contextmanager
 def tls_front(prefix: Path, identity: TlsIdentity, port: int, origin: str) -> Iterator[str]:
     """Serve ``https://<identity.host>`` on 127.0.0.1:*port* in front of *origin* (host:port); yields
@@ -109,11 +102,8 @@ def tls_front(prefix: Path, identity: TlsIdentity, port: int, origin: str) -> It
         raise RuntimeError(f"nginx -t refused {conf}: {checked.stderr.strip()}")
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL)  # noqa: S603 - our own config
     try:
-        deadline = time.monotonic() + 10
-        while not _answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the TLS front did not start; see {prefix / 'error.log'}")
-            time.sleep(0.1)
+        if not wait_for(lambda: port_in_use(port), 10, lambda: process.poll() is None, 0.1):
+            raise RuntimeError(f"the TLS front did not start; see {prefix / 'error.log'}")
         yield f"127.0.0.1:{port}"
     finally:
         if process.poll() is None:

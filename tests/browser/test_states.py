@@ -15,9 +15,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import Site, Tab
-from tests.browser.test_ui import api_token, publish, sign_up, unique
-from tests.integration.support import http_request
+from harness.net import http_request
+from tests.support.browser import Site, Tab, api_token, publish, sign_up, unique
 
 pytestmark = pytest.mark.slow
 

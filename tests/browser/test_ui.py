@@ -11,53 +11,14 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.browser.conftest import Site, Tab
-from tests.integration.support import http_request
+from harness.net import http_request
+from tests.support.browser import Site, Tab, api_token, publish, sign_up, unique
 
 pytestmark = pytest.mark.slow
 
 OpenTab = Callable[[], Tab]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-def sign_up(tab: Tab, username: str) -> Page:
-    page = tab.go("/register")
-    expect(page.locator("h1")).to_have_text("Sign up")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="email"]', f"{username}@example.com")
-    page.fill('input[name="password"]', "password123")
-    page.click('button:has-text("Sign up")')
-    expect(page.locator(".navbar")).to_contain_text(username)
-    expect(page).to_have_url(tab.site.url + "/")
-    return page
-
-
-def publish(page: Page, title: str, body: str, tags: list[str]) -> str:
-    """Write an article in the editor; returns its slug."""
-    page.click('a.nav-link:has-text("New Article")')
-    page.fill('input[name="title"]', title)
-    page.fill('input[name="description"]', f"What {title} is about")
-    page.fill('textarea[name="body"]', body)
-    for tag in tags:
-        page.fill('input[placeholder="Enter tags"]', tag)
-        page.keyboard.press("Enter")
-    expect(page.locator(".editor-page .tag-list .tag-pill")).to_have_count(len(tags))
-    page.click('button:has-text("Publish Article")')
-    expect(page.locator(".article-page .banner h1")).to_have_text(title)
-    return page.url.rsplit("/article/", 1)[1]
-
-
-def api_token(site: Site, username: str) -> str:
-    user = {"user": {"username": username, "email": f"{username}@example.com", "password": "password123"}}
-    created = http_request(site.url, "POST", "/api/users", user)
-    assert created.status == 201, created.body
-    token: str = created.json()["user"]["token"]
-    return token
 
 
 def test_sign_up_publish_and_find_the_article_on_the_feed_and_under_its_tag(open_tab: OpenTab) -> None:

@@ -15,8 +15,8 @@ from conduit.articles.models import Article, Favorite
 from conduit.profiles.models import Follow
 from conduit.tags.models import ArticleTag, Tag
 from conduit.tags.queries import parse_tag_list, tag_list_column
-from conduit.timestamps import iso_utc
 from conduit.users.models import User
+from conduit.web.timestamps import iso_utc
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from conduit.comments.models import Comment
 from conduit.profiles.models import Follow
-from conduit.timestamps import iso_utc
 from conduit.users.models import User
+from conduit.web.timestamps import iso_utc
 
 
 def _view(viewer_id: int | None) -> Any:

@@ -8,8 +8,6 @@ from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from sqlalchemy import select
 
-from conduit import metrics
-from conduit.api import TOKEN, responses
 from conduit.articles.routes import article_or_404
 from conduit.articles.schemas import SlugPath
 from conduit.comments.models import Comment
@@ -20,10 +18,12 @@ from conduit.comments.schemas import (
     NewCommentRequest,
     SingleCommentResponse,
 )
-from conduit.db import session
-from conduit.errors import forbidden, not_found
-from conduit.security import auth_optional, auth_required, current_user, optional_user
+from conduit.observability import metrics
+from conduit.storage.database import session
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
 from conduit.users.models import Permission
+from conduit.web.errors import forbidden, not_found
+from conduit.web.openapi import TOKEN, responses
 
 bp = APIBlueprint("comments", __name__, url_prefix="/api", abp_tags=[Tag(name="Comments")])
 

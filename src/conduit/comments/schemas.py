@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from conduit.profiles.schemas import Profile
-from conduit.validation import RequestModel, RequiredText
+from conduit.web.validation import RequestModel, RequiredText
 
 
 class NewComment(RequestModel):

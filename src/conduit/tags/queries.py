@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from conduit.db import insert_ignoring_duplicates
+from conduit.storage.database import insert_ignoring_duplicates
 from conduit.tags.models import ArticleTag, Tag
 
 

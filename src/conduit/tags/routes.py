@@ -5,11 +5,11 @@ from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from pydantic import BaseModel
 
-from conduit.api import responses
-from conduit.db import session
-from conduit.http_cache import shared_for_a_while
+from conduit.storage.database import session
 from conduit.tags.cache import cached_tags
 from conduit.tags.queries import used_tags
+from conduit.web.http_cache import shared_for_a_while
+from conduit.web.openapi import responses
 
 bp = APIBlueprint("tags", __name__, url_prefix="/api", abp_tags=[Tag(name="Tags")])
 

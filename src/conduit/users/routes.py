@@ -11,14 +11,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from conduit import metrics
-from conduit.api import TOKEN, responses, settings
-from conduit.db import session
-from conduit.errors import ApiError
-from conduit.security import auth_required, current_user, passwords, revoke_other_tokens, tokens
+from conduit.extensions import current_settings
+from conduit.observability import metrics
+from conduit.security import passwords, tokens
+from conduit.storage.database import session
+from conduit.users.auth import auth_required, current_user, revoke_other_tokens
 from conduit.users.models import Role, User
 from conduit.users.queries import ADMINISTRATOR, default_role, find_by_email, role_named
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
+from conduit.web.errors import ApiError
+from conduit.web.openapi import TOKEN, responses
 
 bp = APIBlueprint("users", __name__, url_prefix="/api", abp_tags=[Tag(name="User and Authentication")])
 
@@ -62,7 +64,7 @@ def _commit_user(db: Session, username: str, email: str, exclude: int | None = N
 
 
 def _role_for(db: Session, email: str) -> Role | None:
-    admin_email = settings().conduit_admin_email
+    admin_email = current_settings().conduit_admin_email
     if admin_email and email.lower() == admin_email.lower():
         return role_named(db, ADMINISTRATOR)
     return default_role(db)
