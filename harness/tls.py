@@ -23,7 +23,6 @@ class TlsError(Exception):
 @dataclass(frozen=True)
 class TlsIdentity:
     host: str
-    ca_certificate: Path
     certificate: Path  # the host's certificate followed by the CA's (the chain nginx sends)
     key: Path
     spki_sha256: str  # base64 SHA-256 of the host key's SubjectPublicKeyInfo, as Chromium wants it
@@ -74,4 +73,4 @@ def make_identity(directory: Path, host: str) -> TlsIdentity:
     pin = base64.b64encode(hashlib.sha256(public).digest()).decode()
     for secret in (ca_key, key):
         secret.chmod(0o600)
-    return TlsIdentity(host, ca_cert, chain, key, pin)
+    return TlsIdentity(host, chain, key, pin)
