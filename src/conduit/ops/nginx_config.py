@@ -58,7 +58,8 @@ class NginxTarget:
         name = (self.server_name.split() or ["localhost"])[0]
         if not self.listen_addresses:
             local = name in ("localhost", "127.0.0.1", "::1")
-            object.__setattr__(self, "listen_addresses", ("127.0.0.1",) if local else ("0.0.0.0", "[::]"))  # noqa: S104
+            everywhere = ("0.0.0.0", "[::]")  # noqa: S104 - a public server name: every address  # nosec B104
+            object.__setattr__(self, "listen_addresses", ("127.0.0.1",) if local else everywhere)
         if not self.certificate:
             object.__setattr__(self, "certificate", f"/etc/letsencrypt/live/{name}/fullchain.pem")
         if not self.certificate_key:
