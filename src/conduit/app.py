@@ -24,7 +24,7 @@ from conduit.users.routes import bp as users_bp
 from conduit.web import frontend
 from conduit.web.errors import register_error_handlers
 from conduit.web.openapi import make_api_app
-from conduit.web.validation import check_json_body
+from conduit.web.validation import check_json_body, check_text_input
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     rate_limits.init_app(app, settings)
     security.init_app(app, settings)
     auth.init_app(app)
+    app.before_request(check_text_input)
     app.before_request(check_json_body)
     register_error_handlers(app)
 
