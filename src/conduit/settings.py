@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)
 
+    #: Removed (issue 14, finding 1): it made whoever registered that address an administrator. Still
+    #: read so that a deployment that sets it is refused in one line rather than silently ignored.
     conduit_admin_email: str | None = None
 
     # Error tracking and logging (conduit.observability): every process (gunicorn's master and workers,
@@ -293,6 +295,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("conduit_admin_email")
+    @classmethod
+    def _refuse_admin_email(cls, value: str | None) -> None:
+        if value is not None and value.strip():
+            raise ValueError(
+                "is no longer supported: any visitor could register that address first and be made "
+                "administrator; unset it and run `conduit create-admin` once"
+            )
+        return
 
     @field_validator("admins")
     @classmethod
