@@ -33,6 +33,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from conduit import secret_strength
+
 Profile = Literal["development", "testing", "production"]
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
@@ -55,7 +57,6 @@ KNOWN_DEFAULT_SECRETS = frozenset(
         "replace-me",
     }
 )
-MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -421,10 +422,9 @@ class ProductionSettings(Settings):
             )
         if self.secret_key in KNOWN_DEFAULT_SECRETS:
             raise ValueError("SECRET_KEY is a known default value; set a random secret of at least 32 bytes")
-        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set a longer random secret"
-            )
+        weak = secret_strength.weakness(self.secret_key)
+        if weak is not None:
+            raise ValueError(f"SECRET_KEY {weak}")
         if self.debug:
             raise ValueError("DEBUG is on; the production profile must run with DEBUG=false")
         if self.testing:
