@@ -10,7 +10,7 @@ from conduit import security
 from conduit.articles.routes import bp as articles_bp
 from conduit.articles.routes import favorites_bp
 from conduit.comments.routes import bp as comments_bp
-from conduit.edge import cors, headers, proxy, rate_limits
+from conduit.edge import cors, headers, hosts, proxy, rate_limits
 from conduit.extensions import SETTINGS
 from conduit.observability import health, logs, metrics
 from conduit.observability.error_tracking import init_error_tracking
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
 
     # The request pipeline, in the order the hooks run
     proxy.init_app(app, settings)
+    hosts.init_app(app, settings)
     metrics.init_app(app, settings)  # before the other hooks: requests they refuse are counted too
     logs.init_app(app)
     headers.init_app(app)

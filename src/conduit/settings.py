@@ -216,6 +216,10 @@ class Settings(BaseSettings):
     rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
     #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Host names the app answers (Flask's TRUSTED_HOSTS; a leading dot allows subdomains); another Host
+    #: gets 400. Empty: any, for a production app behind a proxy that pins the host itself (the shipped
+    #: nginx's default server, an Ingress host rule). Development and testing: loopback names only.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _profile_name: ClassVar[Profile] = "development"
 
@@ -290,7 +294,9 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admins", "metrics_allow", "rate_limit_exempt", "cors_origins", mode="before")
+    @field_validator(
+        "admins", "metrics_allow", "rate_limit_exempt", "cors_origins", "trusted_hosts", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
@@ -390,8 +396,12 @@ class Settings(BaseSettings):
         return [origin.rstrip("/").lower() for origin in value]
 
 
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
+
+
 class DevelopmentSettings(Settings):
     conduit_env: Profile = "development"
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
     debug: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
 
@@ -400,6 +410,7 @@ class TestingSettings(Settings):
     conduit_env: Profile = "testing"
     testing: bool = True
     secret_key: str = TEST_SECRET_KEY
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
     database_url: str = "sqlite:///var/conduit-test.db"
     # Argon2 at production cost would dominate the test suite's run time.
     argon2_time_cost: int = 1

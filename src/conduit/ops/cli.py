@@ -199,7 +199,12 @@ def _confirm(description: str) -> bool:
     show_default=True,
     help="http for gunicorn, uwsgi for uWSGI's uwsgi socket.",
 )
-@click.option("--server-name", default="localhost", show_default=True, help="nginx server_name.")
+@click.option(
+    "--server-name",
+    default="localhost 127.0.0.1",
+    show_default=True,
+    help="nginx server_name: the names served; another Host is closed unanswered (444). '_': any.",
+)
 @click.option(
     "--listen",
     "listen_addresses",
