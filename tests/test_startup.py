@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from conduit.settings import load_settings
-from tests.conftest import pg_server_url  # noqa: F401 - the fixture
-from tests.integration.support import REPO, server_env
+from tests.support.servers import REPO, server_env
 
 CONDUIT = str(Path(sys.executable).with_name("conduit"))
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
@@ -52,7 +51,7 @@ def test_a_malformed_redis_url_is_one_line(tmp_path: Path) -> None:
     one_line_naming(result, "REDIS_URL")
 
 
-def test_deploy_on_a_missing_database_says_create_it(tmp_path: Path, pg_server_url: str) -> None:  # noqa: F811
+def test_deploy_on_a_missing_database_says_create_it(tmp_path: Path, pg_server_url: str) -> None:
     missing = pg_server_url.rsplit("/", 1)[0] + "/conduit_does_not_exist_here"
     result = run([CONDUIT, "deploy"], tmp_path, DATABASE_URL=missing)
     line = one_line_naming(result, "DATABASE_URL")

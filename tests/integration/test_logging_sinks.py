@@ -21,26 +21,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from conduit.observability import logs
 from conduit.observability.logs import mail
-from conduit.settings import load_settings
-from tests.conftest import make_app, migrated_sqlite_url
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from harness.net import free_port, http_request
+from tests.support.databases import make_app
+from tests.support.servers import REPO, server_env, stop, wait_until
 
 GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
 LOCAL3 = logging.handlers.SysLogHandler.LOG_LOCAL3
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    yield
-    logs.reset_logging()
-    logs.configure_logging(load_settings(conduit_env="testing"))
-
-
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return migrated_sqlite_url(tmp_path_factory.mktemp("sinks"))
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def app_that_fails(sqlite_url: str, **overrides: Any) -> Flask:

@@ -20,8 +20,8 @@ import pytest
 from conduit.observability import logs
 from conduit.observability.logs import sinks
 from conduit.settings import load_settings
-from tests.conftest import require_or_skip
-from tests.integration.support import REPO
+from tests.support.servers import REPO
+from tests.support.skips import require_or_skip
 
 RULE = REPO / "deploy" / "logrotate" / "conduit"
 INSTALLED_LOG = "/var/log/conduit/conduit.log"

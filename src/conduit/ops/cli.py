@@ -133,6 +133,9 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
         )
         invalidate_tags()
     click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+    from conduit.ops.seeding import DEMO_EMAIL_DOMAIN
+
+    click.echo(f"seed: sign in as demo1@{DEMO_EMAIL_DOMAIN} (demo2@..., ...) with the password {password!r}")
 
 
 @main.command("create-admin")
@@ -209,17 +212,22 @@ def _confirm(description: str) -> bool:
     "--listen",
     "listen_addresses",
     multiple=True,
-    default=("127.0.0.1",),
-    show_default=True,
-    help="Address to listen on; repeat (e.g. 0.0.0.0 and [::] on a server).",
+    help="Address to listen on; repeat. Default: 127.0.0.1 for --server-name localhost, otherwise every "
+    "address (0.0.0.0 and [::]).",
 )
 @click.option("--port", "http_port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option(
     "--tls/--no-tls", default=False, help="Add the HTTPS server, the HTTP->HTTPS redirect and HSTS."
 )
 @click.option("--tls-port", type=click.IntRange(1, 65535), default=443, show_default=True)
-@click.option("--certificate", default="/etc/letsencrypt/live/example.com/fullchain.pem", show_default=True)
-@click.option("--certificate-key", default="/etc/letsencrypt/live/example.com/privkey.pem", show_default=True)
+@click.option(
+    "--certificate", default="", help="Default: certbot's /etc/letsencrypt/live/<server name>/fullchain.pem."
+)
+@click.option(
+    "--certificate-key",
+    default="",
+    help="Default: certbot's /etc/letsencrypt/live/<server name>/privkey.pem.",
+)
 @click.option(
     "--acme-root",
     default="/var/www/letsencrypt",
