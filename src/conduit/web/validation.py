@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from flask import Response, request
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
@@ -17,6 +25,7 @@ from conduit.storage.ids import MAX_ROW_ID, MIN_ROW_ID
 from conduit.web.errors import ApiError, error_response
 
 BLANK = "can't be blank"
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 
 _MESSAGES: dict[str, str] = {
     "missing": BLANK,
@@ -42,10 +51,28 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 class RequestModel(BaseModel):
-    """Base of request bodies and parameters: unknown fields are ignored, strings are not coerced."""
+    """Base of request bodies and parameters: unknown fields are ignored, strings are not coerced.
+
+    No field a model reads may hold a NUL character: PostgreSQL refuses it in text (issue 14, finding
+    3). Fields it ignores may: they reach no database."""
 
     model_config = ConfigDict(extra="ignore", strict=False, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _contains_nul(value):
+            raise PydanticCustomError("nul_character", NUL_MESSAGE)
+        return value
 
 
 def _field_name(details: ErrorDetails) -> str:
@@ -123,15 +150,11 @@ def check_json_body() -> None:
         raise ApiError(422, {unstorable[0]: [unstorable[1]]})
 
 
-#: Text no database can store: PostgreSQL refuses NUL in text, and no encoder takes a lone surrogate
-#: (JSON may escape half of a surrogate pair, ``"\\ud800"``).
-NUL_MESSAGE = "must not contain a NUL character (U+0000)"
+#: Text no encoder takes: JSON may escape half of a surrogate pair (``"\\ud800"``), anywhere in a body.
 SURROGATE_MESSAGE = "is not valid JSON: a \\u escape is a lone surrogate (not Unicode text)"
 
 
 def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return NUL_MESSAGE
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
