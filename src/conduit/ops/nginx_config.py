@@ -34,7 +34,9 @@ class NginxTarget:
     #: Empty: loopback for ``localhost``, every address for a real server name.
     listen_addresses: tuple[str, ...] = ()
     http_port: int = 8080
-    server_name: str = "localhost"
+    #: The names served (nginx's server_name, space-separated); another Host is closed unanswered (444).
+    #: "_" serves any host (the container image, where the host is not known in advance).
+    server_name: str = "localhost 127.0.0.1"
     static_root: Path = STATIC_ROOT
     #: Seconds browsers may keep a static file without asking again.
     static_max_age: int = 3600
