@@ -270,7 +270,7 @@ def test_seed_creates_demo_data(runner: CliRunner, app: Flask, database_url: str
 def test_seeded_accounts_can_log_in(runner: CliRunner, app: Flask) -> None:
     invoke(runner, "seed", "--users", "2", "--articles", "3", "--password", "demo-pass-1")
     response = app.test_client().post(
-        "/api/users/login", json={"user": {"email": "demo1@demo.conduit.test", "password": "demo-pass-1"}}
+        "/api/users/login", json={"user": {"email": "demo1@demo.example.com", "password": "demo-pass-1"}}
     )
     assert response.status_code == 200, response.get_json()
     articles = app.test_client().get("/api/articles?limit=50").get_json()
@@ -495,14 +495,55 @@ def test_nginx_config_for_localhost_listens_on_loopback_only(tmp_path: Path) -> 
 
 
 def test_the_demo_account_the_seed_prints_can_sign_in(runner: CliRunner, app: Flask) -> None:
-    """README: sign in as demo1@demo.conduit.test with password123 after `conduit seed`."""
+    """README: sign in as demo1@demo.example.com with password123 after `conduit seed`."""
     result = invoke(runner, "seed", "--users", "2", "--articles", "0")
     hint = result.stdout.strip().splitlines()[-1]
-    assert hint == "seed: sign in as demo1@demo.conduit.test (demo2@..., ...) with the password 'password123'"
-    login = {"user": {"email": "demo1@demo.conduit.test", "password": "password123"}}
+    assert hint == "seed: sign in as demo1@demo.example.com (demo2@..., ...) with the password 'password123'"
+    login = {"user": {"email": "demo1@demo.example.com", "password": "password123"}}
     response = app.test_client().post("/api/users/login", json=login)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["user"]["username"] == "demo1"
     readme = (REPO / "README.md").read_text()
-    assert "`demo1@demo.conduit.test`" in readme
+    assert "`demo1@demo.example.com`" in readme
     assert "`password123`" in readme
+
+
+@pytest.mark.parametrize(
+    ("email", "username", "password", "refusal"),
+    [
+        ("notanemail", "goodname", "long-enough-9", "email"),
+        ("ok@example.com", "bad name!", "long-enough-9", "username"),
+        ("short@example.com", "shorty", "seven77", "password"),
+    ],
+)
+def test_create_admin_obeys_the_apis_rules(
+    runner: CliRunner, app: Flask, email: str, username: str, password: str, refusal: str
+) -> None:
+    """One path for accounts (users.service): the CLI refuses what registration refuses."""
+    args = ["create-admin", "--email", email, "--username", username, "--password", password]
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1].startswith(f"Error: {refusal} ")
+    assert count_users(app) == 0
+
+
+def test_create_admin_sees_a_username_taken_in_another_case(runner: CliRunner, app: Flask) -> None:
+    register(app.test_client(), "Alice")
+    result = runner.invoke(
+        main,
+        ["create-admin", "--email", "new@example.com", "--username", "alice", "--password", "long-enough-9"],
+    )
+    assert result.exit_code != 0
+    assert "Alice" in result.output
+
+
+def test_seed_refuses_a_password_registration_would_refuse(runner: CliRunner, app: Flask) -> None:
+    result = runner.invoke(main, ["seed", "--users", "2", "--articles", "0", "--password", "short"])
+    assert result.exit_code != 0
+    assert "password" in result.output
+    assert count_users(app) == 0
+
+
+def count_users(application: Flask) -> int:
+    with get_db_of(application).engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one())

@@ -14,10 +14,10 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conduit.security import passwords
 from conduit.users.models import Role, User
-from conduit.users.queries import ADMINISTRATOR, find_by_email, role_named
-from conduit.users.schemas import PASSWORD_MIN
+from conduit.users.queries import find_by_email
+from conduit.users.service import administrator_role, create_account, describe_error, validated
+from conduit.web.errors import ApiError
 
 
 class AdminError(Exception):
@@ -25,10 +25,10 @@ class AdminError(Exception):
 
 
 def _admin_role(db: Session) -> Role:
-    role = role_named(db, ADMINISTRATOR)
-    if role is None:
-        raise AdminError("the roles do not exist yet; run `conduit deploy` first")
-    return role
+    try:
+        return administrator_role(db)
+    except ApiError as exc:
+        raise AdminError(describe_error(exc)) from None
 
 
 def _describe(user: User) -> str:
@@ -54,11 +54,11 @@ def create_administrator(
             "that account an administrator, check it is yours and run: "
             f"conduit create-admin --promote {taken.username}"
         )
-    secret = password()
-    if len(secret) < PASSWORD_MIN:
-        raise AdminError(f"the password must have at least {PASSWORD_MIN} characters")
-    db.add(User(username=name, email=email, password_hash=passwords().hash(secret), role=admin))
-    db.commit()
+    try:
+        account = validated(name, email, password())
+        create_account(db, account, admin)
+    except ApiError as exc:  # the API's rules: a username or e-mail it would refuse, a short password
+        raise AdminError(describe_error(exc)) from None
     click.echo(f"create-admin: created administrator {name} <{email}>")
 
 

@@ -119,22 +119,25 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
     """Fill the database with realistic demo data: users who follow each other, articles with tags,
     favourites and comments. Accounts are named demo<N> (password: --password). Run `conduit deploy`
     first. Adds to what is there; usernames already taken are skipped."""
-    from conduit.ops.seeding import seed_database
+    from conduit.ops.seeding import DEMO_EMAIL_DOMAIN, seed_database
     from conduit.tags.cache import invalidate_tags
+    from conduit.users.service import describe_error
+    from conduit.web.errors import ApiError
 
     app = _app()
     with app.app_context():
-        summary = seed_database(
-            get_db(),
-            user_count=user_count,
-            article_count=article_count,
-            random_seed=random_seed,
-            password=password,
-        )
+        try:
+            summary = seed_database(
+                get_db(),
+                user_count=user_count,
+                article_count=article_count,
+                random_seed=random_seed,
+                password=password,
+            )
+        except ApiError as exc:
+            raise click.ClickException(describe_error(exc)) from None
         invalidate_tags()
     click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
-    from conduit.ops.seeding import DEMO_EMAIL_DOMAIN
-
     click.echo(f"seed: sign in as demo1@{DEMO_EMAIL_DOMAIN} (demo2@..., ...) with the password {password!r}")
 
 
