@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-READER = "demo1@demo.conduit.test"
+READER = "demo1@demo.example.com"
 
 
 def requests(slug: str, author: str, tag: str) -> dict[str, tuple[str, bool]]:

@@ -84,9 +84,12 @@ def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
 
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
+    # SQL parameters hold password hashes, e-mails and bodies: outside development an error message (and
+    # so a traceback in the log or Sentry) shows the statement without them.
+    hide = settings.conduit_env != "development"
     if settings.is_sqlite:
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"timeout": 5})
+        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=hide)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(
@@ -97,6 +100,7 @@ def make_engine(settings: Settings) -> Engine:
             pool_pre_ping=True,
             pool_recycle=1800,
             connect_args=_postgres_connect_args(settings),
+            hide_parameters=hide,
         )
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)
