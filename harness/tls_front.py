@@ -1,8 +1,10 @@
-"""A private nginx that terminates TLS for one host name and passes every request, unchanged, to an
-HTTP origin on this machine (gunicorn, or the nginx of ``make stack``).
+"""A private nginx that terminates TLS for one host name and passes every request to an HTTP origin on
+this machine (gunicorn, or the nginx of ``make stack``).
 
 It adds nothing of its own (no header, no cache, no static file): the site behind it answers everything.
-It runs in the foreground as our child and is stopped by its PID.
+Like a CDN in front of an origin, it asks the origin by the origin's own name (``Host: 127.0.0.1:PORT``),
+since the site answers only the names it serves (TRUSTED_HOSTS, nginx's server_name). It runs in the
+foreground as our child and is stopped by its PID.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ http {{
             proxy_pass http://origin;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host $host;
+            proxy_set_header Host {origin};
             proxy_set_header X-Forwarded-Proto https;
             proxy_read_timeout 60s;
         }}
