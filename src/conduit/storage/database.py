@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +21,9 @@ from conduit.extensions import Extension
 from conduit.settings import Settings
 
 log = logging.getLogger("conduit.storage.database")
+
+#: Requests served by the read engine: they never write (no view of theirs commits).
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 #: Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -75,20 +78,26 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
+def _postgres_connect_args(settings: Settings, statement_timeout_ms: int) -> dict[str, Any]:
     args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout, "application_name": "conduit"}
-    if settings.db_statement_timeout_ms:  # a startup option: 0 sends none (PgBouncer refuses "options")
-        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    if statement_timeout_ms:  # a startup option: 0 sends none (PgBouncer refuses "options")
+        args["options"] = f"-c statement_timeout={statement_timeout_ms}"
     return args
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, reads: bool = False) -> Engine:
+    """The engine for writes, the CLI and migrations; with *reads*, the one for GET and HEAD requests
+    on PostgreSQL: its own pool, whose connections start with DB_READ_STATEMENT_TIMEOUT_MS (a startup
+    option, so no ``SET`` per request) and run in autocommit (no ``BEGIN``, no closing ``ROLLBACK``)."""
     url = settings.database_url
     if settings.is_sqlite:
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"timeout": 5})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
+        timeout = settings.db_statement_timeout_ms
+        if reads and settings.db_read_statement_timeout_ms:
+            timeout = settings.db_read_statement_timeout_ms
         engine = create_engine(
             url,
             pool_size=settings.db_pool_size,
@@ -96,11 +105,16 @@ def make_engine(settings: Settings) -> Engine:
             pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
             pool_recycle=1800,
-            connect_args=_postgres_connect_args(settings),
+            connect_args=_postgres_connect_args(settings, timeout),
+            isolation_level="AUTOCOMMIT" if reads else None,
         )
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)
     return engine
+
+
+def _is_read_request() -> bool:
+    return has_request_context() and request.method in READ_METHODS
 
 
 def _log_slow_queries(engine: Engine, threshold: float) -> None:
@@ -120,21 +134,32 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        #: GET and HEAD requests' engine: the same as :attr:`engine` on SQLite (see :func:`make_engine`).
+        self.read_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
+        self._read_factory: sessionmaker[Session] | None = None
 
     def init_app(self, app: Flask, settings: Settings) -> None:
         self.engine = make_engine(settings)
+        self.read_engine = self.engine if settings.is_sqlite else make_engine(settings, reads=True)
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._read_factory = sessionmaker(bind=self.read_engine, expire_on_commit=False)
         DATABASE.install(app, self)
         app.teardown_appcontext(self._close_session)
+
+    @property
+    def engines(self) -> list[Engine]:
+        """Every distinct engine (one on SQLite, two on PostgreSQL)."""
+        return list({id(engine): engine for engine in (self.engine, self.read_engine) if engine}.values())
 
     @property
     def session(self) -> Session:
         session: Session | None = g.get("_db_session")
         if session is None:
-            if self._factory is None:
+            factory = self._read_factory if _is_read_request() else self._factory
+            if factory is None:
                 raise RuntimeError("Database.init_app() was not called")
-            session = self._factory()
+            session = factory()
             g._db_session = session
         return session
 
@@ -159,8 +184,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in self.engines:
+            engine.dispose()
 
 
 DATABASE: Extension[Database] = Extension("db")
