@@ -154,26 +154,29 @@ class Database:
 
     @property
     def session(self) -> Session:
-        session: Session | None = g.get("_db_session")
+        reads = _is_read_request()
+        name = "_db_read_session" if reads else "_db_session"
+        session: Session | None = g.get(name)
         if session is None:
-            factory = self._read_factory if _is_read_request() else self._factory
+            factory = self._read_factory if reads else self._factory
             if factory is None:
                 raise RuntimeError("Database.init_app() was not called")
             session = factory()
-            g._db_session = session
+            setattr(g, name, session)
         return session
 
     def _close_session(self, _exc: BaseException | None) -> None:
-        session: Session | None = g.pop("_db_session", None)
-        if session is None:
-            return
-        try:
-            session.close()
-        except SQLAlchemyError as exc:
-            # The ROLLBACK of a connection the server has just dropped (PostgreSQL restarting): raised
-            # here, after the response is made, it would replace that response with gunicorn's HTML 500.
-            log.warning("closing the database session failed: %s", str(exc).splitlines()[0])
-            session.invalidate()
+        for name in ("_db_read_session", "_db_session"):
+            session: Session | None = g.pop(name, None)
+            if session is None:
+                continue
+            try:
+                session.close()
+            except SQLAlchemyError as exc:
+                # The ROLLBACK of a connection the server has just dropped (PostgreSQL restarting): raised
+                # here, after the response is made, it would replace that response with gunicorn's 500.
+                log.warning("closing the database session failed: %s", str(exc).splitlines()[0])
+                session.invalidate()
 
     @contextmanager
     def standalone_session(self) -> Iterator[Session]:
