@@ -1,5 +1,6 @@
-"""Reads run on PostgreSQL under DB_READ_STATEMENT_TIMEOUT_MS (a few seconds), in autocommit; writes,
-the CLI and /readyz keep DB_STATEMENT_TIMEOUT_MS; migrations run without any (tests/test_migrations.py)."""
+"""Reads on PostgreSQL: under DB_READ_STATEMENT_TIMEOUT_MS (a few seconds), in autocommit, without
+pre-ping (a read on a dropped connection runs again on a new one). Writes, the CLI and /readyz keep
+DB_STATEMENT_TIMEOUT_MS; migrations run without any (tests/test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from conduit.storage import migrations as migrate
 from conduit.storage.database import get_db, session
-from tests.conftest import get_db_of, make_app, postgres_database
+from tests.conftest import get_db_of, make_app, postgres_database, register
 
 
 @pytest.fixture
@@ -55,3 +57,32 @@ def test_reads_run_in_autocommit(pg_app: Flask) -> None:
         db = session()
         db.execute(sa.text("SELECT pg_sleep(0.01)"))
         assert db.execute(sa.text("SELECT now() = statement_timestamp()")).scalar_one() is False
+
+
+def test_a_read_on_a_dropped_connection_runs_again_on_a_new_one(
+    pg_app: Flask, pg_server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No pre-ping on reads: when PostgreSQL has dropped every connection (a restart, a failover), the
+    next read's first statement fails and runs again on a new connection; the client sees a 200."""
+    engine = get_db_of(pg_app).engine
+    assert engine is not None
+    migrate.upgrade(engine)
+    client = pg_app.test_client()
+    token = register(client, "alice").headers
+    for _ in range(3):  # connections in both pools
+        assert client.get("/api/articles", headers=token).status_code == 200
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": engine.url.database},
+        ).scalar_one()
+    admin.dispose()
+    assert killed >= 1
+
+    assert client.get("/api/articles", headers=token).status_code == 200
+    assert client.get("/api/tags").status_code == 200
+    assert "read retried on a new connection" in caplog.text

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -103,7 +103,10 @@ def make_engine(settings: Settings, *, reads: bool = False) -> Engine:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
+            # Reads do not ping: a dead connection fails their statement, which ReadSession runs again
+            # on a new one (the whole pool is recycled at the first disconnect). Writes ping: a write
+            # cannot be replayed blindly.
+            pool_pre_ping=not reads,
             pool_recycle=1800,
             connect_args=_postgres_connect_args(settings, timeout),
             isolation_level="AUTOCOMMIT" if reads else None,
@@ -111,6 +114,23 @@ def make_engine(settings: Settings, *, reads: bool = False) -> Engine:
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)
     return engine
+
+
+class ReadSession(Session):
+    """The session of a read request. Its connection is in autocommit, so each statement stands alone
+    and none writes: a statement that fails because the server dropped the connection (PostgreSQL
+    restarted, a failover) is run once more, on a new connection. This replaces ``pool_pre_ping``,
+    which cost a ``SELECT 1`` round trip before every request."""
+
+    def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._execute_internal(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("read retried on a new connection: %s", str(exc.orig).splitlines()[0])
+            self.close()
+            return super()._execute_internal(*args, **kwargs)
 
 
 def _is_read_request() -> bool:
@@ -143,7 +163,8 @@ class Database:
         self.engine = make_engine(settings)
         self.read_engine = self.engine if settings.is_sqlite else make_engine(settings, reads=True)
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._read_factory = sessionmaker(bind=self.read_engine, expire_on_commit=False)
+        read_class = Session if settings.is_sqlite else ReadSession
+        self._read_factory = sessionmaker(bind=self.read_engine, class_=read_class, expire_on_commit=False)
         DATABASE.install(app, self)
         app.teardown_appcontext(self._close_session)
 
