@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile, token": ("/api/profiles/demo2", token),
         "current user": ("/api/user", token),
     }
-    print(f"{'request':24} round trips  (messages)")
+    sys.stdout.write(f"{'request':24} round trips  (messages)\n")
     for name, (url, headers) in requests.items():
         for _ in range(args.repeat):
             sink.flush()
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             text.seek(start)
             sent = [line.rstrip("\n").split("\t")[2] for line in text if line.startswith("F\t")]
         trips = sum(1 for kind in sent if kind in ("Query", "Execute"))  # not psycopg's one-off prepare
-        print(f"{name:24} {trips:11}  ({' '.join(sent)})")
+        sys.stdout.write(f"{name:24} {trips:11}  ({' '.join(sent)})\n")
     sink.close()
     return 0
 
