@@ -53,8 +53,6 @@ READER = "demo1@demo.conduit.test"
 WRITER = "demo2@demo.conduit.test"
 BENCH_TITLE = "Bench article %"
 ENDPOINTS = ("hello", "wsgi", "articles", "articles_auth", "feed", "article", "comments", "tags", "create")
-BASELINES = ("hello", "wsgi")
-LISTS = ("articles", "articles_auth", "feed")
 SCALING_ENDPOINTS = ("hello", "articles_auth", "article", "tags")
 
 log = logging.getLogger("bench")

@@ -17,10 +17,10 @@ Every value can be overridden from the environment:
 
 import multiprocessing
 import os
-import sys
 
 from conduit.observability.logs import gunicorn_logconfig
-from conduit.settings import ConfigError, load_settings
+from conduit.settings import ConfigError
+from conduit.startup import load_settings_or_exit, port_problem, refuse
 
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
@@ -50,32 +50,24 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 accesslog = None
 
 
-def _refuse(exc: Exception) -> None:
-    sys.stderr.write(f"conduit: refusing to start: {exc}\n")
-    sys.stderr.flush()
-    raise SystemExit(4) from None
-
-
 try:
-    logconfig_dict = gunicorn_logconfig(load_settings(), loglevel)
-except ConfigError as _exc:
-    _refuse(_exc)
+    logconfig_dict = gunicorn_logconfig(load_settings_or_exit(), loglevel)
+except ConfigError as _exc:  # a log sink that cannot open
+    refuse(_exc)
 
 proc_name = "conduit"
 
 
 def on_starting(server: object) -> None:
-    """Check Conduit's configuration once, in the master, before any worker boots. An unsafe setting
-    then stops gunicorn with one line; otherwise every worker fails in turn, and gunicorn prints a
-    traceback of its own when two of them fail at the same time."""
-    from conduit.settings import ConfigError, load_settings
-
-    try:
-        load_settings()
-    except ConfigError as exc:
-        sys.stderr.write(f"conduit: refusing to start: {exc}\n")
-        sys.stderr.flush()
-        raise SystemExit(4) from None
+    """Check, once, in the master, before any worker boots: the database answers and the port is free.
+    Otherwise gunicorn stops with one line naming the setting, instead of every worker failing in turn
+    (or five "Connection in use" retries) with tracebacks. Not on a re-exec (USR2) or socket activation,
+    where the listening sockets are inherited."""
+    load_settings_or_exit(check_database=True)
+    if not (os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS")):
+        problem = port_problem(list(server.cfg.bind))  # type: ignore[attr-defined]
+        if problem:
+            refuse(problem)
     # Prometheus multiprocess mode: name and empty the directory here, in the master, before any worker
     # forks. Not on a reload (HUP): counters carry on across reloads, from zero only with a new master.
     from conduit.observability import metrics_dir

@@ -14,6 +14,7 @@ A production profile refuses an unsafe configuration: :func:`load_settings` rais
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from pathlib import Path
@@ -29,6 +30,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 Profile = Literal["development", "testing", "production"]
 
@@ -67,6 +70,20 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+DATABASE_URL_EXAMPLES = "e.g. postgresql://conduit@127.0.0.1:5432/conduit or sqlite:///var/conduit.db"
+
+
+def database_fingerprint(url: str) -> str:
+    """8 hex digits that name a database (host, port and name, or a SQLite file's absolute path), not
+    its credentials: the default Redis key prefix."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        where = str(Path(parsed.database or ":memory:").resolve())
+    else:
+        where = f"{parsed.host or ''}:{parsed.port or ''}/{parsed.database or ''}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]
+
+
 class Settings(BaseSettings):
     """Every setting of the service. Environment variable names are the field names in upper case."""
 
@@ -77,6 +94,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
+    # Profile and the database
     conduit_env: Profile = "development"
     debug: bool = False
     testing: bool = False
@@ -97,6 +115,7 @@ class Settings(BaseSettings):
     #: Log SQL statements that take longer than this many milliseconds (0 disables).
     slow_query_ms: int = Field(default=500, ge=0)
 
+    # Accounts, tokens and the API
     #: Argon2id cost (argon2-cffi's defaults, RFC 9106's second recommended option).
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=1024 * 1024)
@@ -112,14 +131,14 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1)
 
     conduit_admin_email: str | None = None
+
+    # Error tracking and logging (conduit.observability): every process (gunicorn's master and workers,
+    # the CLI) installs the same handlers from these settings.
     #: Sentry DSN for error reports; unset: the SDK is not started and nothing is sent anywhere.
     sentry_dsn: str | None = None
     #: Share of requests Sentry traces for performance (0: errors only).
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    # Logging (conduit.observability.logs): format and sinks. Every process (gunicorn's master and workers,
-    # the CLI)
-    # installs the same handlers from these settings.
     #: ``text`` (readable lines) or ``json`` (one JSON object per line); the production profile uses json.
     log_format: Literal["text", "json"] = "text"
     #: One INFO line per request on the ``conduit.request`` logger, whatever LOG_LEVEL says.
@@ -151,10 +170,14 @@ class Settings(BaseSettings):
     #: says how many errors were not mailed.
     log_mail_limit: int = Field(default=5, ge=1, le=1000)
     log_mail_window_seconds: int = Field(default=600, ge=1, le=86400)
+
+    # Redis (conduit.storage.shared_state) and the proxy in front
     #: Redis for state that all workers and hosts share (caches, rate limits); unset in embedded mode.
     redis_url: str | None = None
-    #: Starts every Redis key, so that several deployments (or test runs) can share one Redis.
-    redis_key_prefix: str = Field(default="conduit:", min_length=1, max_length=100, pattern=r"^[!-~]+$")
+    #: Starts every Redis key, so that several deployments (or test runs) can share one Redis. Unset, it
+    #: follows the database (``conduit:<8 hex digits of its address>:``): two servers that share a Redis
+    #: share cached data only when they share the database too.
+    redis_key_prefix: str = Field(default="", max_length=100, pattern=r"^[!-~]*$")
     #: Seconds a Redis connection or command may take before the request goes on without Redis.
     redis_timeout: float = Field(default=0.25, gt=0, le=10)
     #: After a Redis failure, seconds during which a worker does not try Redis at all.
@@ -164,6 +187,32 @@ class Settings(BaseSettings):
     #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (nginx: 1). With 0 the
     #: headers are ignored, so a client that reaches the app directly cannot spoof its address.
     proxy_trusted_hops: int = Field(default=0, ge=0, le=5)
+
+    # Metrics (conduit.observability.metrics)
+    #: Serve Prometheus metrics at ``/metrics`` (to METRICS_ALLOW only).
+    metrics_enabled: bool = True
+    #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
+    #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
+    conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
+
+    # Security (conduit.edge.rate_limits, conduit.edge.headers, conduit.edge.cors; docs/security.md).
+    #: Rate limiting on or off; limits are strings such as ``10/minute;100/hour`` (Flask-Limiter syntax).
+    rate_limit_enabled: bool = True
+    #: Every ``/api/`` request, one bucket per client address.
+    rate_limit_api: str = "600/minute"
+    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
+    rate_limit_login_ip: str = "20/minute;200/hour"
+    rate_limit_login_account: str = "10/minute;50/hour"
+    #: ``POST /api/users`` per client address, and per e-mail sent.
+    rate_limit_register_ip: str = "10/minute;50/hour"
+    rate_limit_register_account: str = "5/minute;20/hour"
+    #: Client addresses and networks no limit applies to (monitoring, benchmarks, the conformance suites
+    #: on the host itself). Behind nginx this is the real client (PROXY_TRUSTED_HOPS=1).
+    rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _profile_name: ClassVar[Profile] = "development"
 
@@ -184,13 +233,18 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _normalize_url(cls, value: str) -> str:
-        return normalize_database_url(value)
-
-    @field_validator("redis_url", mode="before")
-    @classmethod
-    def _blank_redis_url(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _check_database_url(cls, value: str) -> str:
+        # The messages never repeat the URL: it may hold a password.
+        url = normalize_database_url(value.strip())
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"is not a database URL; {DATABASE_URL_EXAMPLES}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend} is not supported; {DATABASE_URL_EXAMPLES}")
+        if backend == "postgresql" and not make_url(url).database:
+            raise ValueError(f"names no database; {DATABASE_URL_EXAMPLES}")
+        return url
 
     @field_validator("redis_url")
     @classmethod
@@ -226,15 +280,17 @@ class Settings(BaseSettings):
     def _lower_choice(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("log_dir", "log_syslog_address", "mail_server", "mail_username", mode="before")
+    @field_validator(
+        "redis_url", "log_dir", "log_syslog_address", "mail_server", "mail_username", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admins", mode="before")
+    @field_validator("admins", "metrics_allow", "rate_limit_exempt", "cors_origins", mode="before")
     @classmethod
-    def _split_admins(cls, value: Any) -> Any:
-        if isinstance(value, str):  # the environment, .env: "ops@example.com, dev@example.com"
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -256,6 +312,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _key_prefix_follows_the_database(self) -> Settings:
+        if not self.redis_key_prefix:
+            self.redis_key_prefix = f"conduit:{database_fingerprint(self.database_url)}:"
+        return self
+
+    @model_validator(mode="after")
     def _mail_needs_a_server(self) -> Settings:
         if self.admins and not self.mail_server:
             raise ValueError("ADMINS is set but MAIL_SERVER is not; error mails need an SMTP server")
@@ -271,22 +333,6 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    # Metrics (conduit.observability.metrics). Kept together at the end of the class.
-    #: Serve Prometheus metrics at ``/metrics`` (to METRICS_ALLOW only).
-    metrics_enabled: bool = True
-    #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
-    #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
-    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
-    #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
-    conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
-
-    @field_validator("metrics_allow", "rate_limit_exempt", "cors_origins", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("metrics_allow", "rate_limit_exempt")
     @classmethod
     def _check_networks(cls, value: list[str]) -> list[str]:
@@ -296,23 +342,6 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return value
-
-    # Security (conduit.edge.rate_limits, conduit.edge.headers, conduit.edge.cors; docs/security.md).
-    #: Rate limiting on or off; limits are strings such as ``10/minute;100/hour`` (Flask-Limiter syntax).
-    rate_limit_enabled: bool = True
-    #: Every ``/api/`` request, one bucket per client address.
-    rate_limit_api: str = "600/minute"
-    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
-    rate_limit_login_ip: str = "20/minute;200/hour"
-    rate_limit_login_account: str = "10/minute;50/hour"
-    #: ``POST /api/users`` per client address, and per e-mail sent.
-    rate_limit_register_ip: str = "10/minute;50/hour"
-    rate_limit_register_account: str = "5/minute;20/hour"
-    #: Client addresses and networks no limit applies to (monitoring, benchmarks, the conformance suites
-    #: on the host itself). Behind nginx this is the real client (PROXY_TRUSTED_HOPS=1).
-    rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
-    #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator(
         "rate_limit_api",

@@ -11,15 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from conduit.storage import migrations as migrate
-from tests.conftest import (
-    Account,
-    create_article,
-    get_db_of,
-    make_app,
-    postgres_database,
-    register,
-    require_or_skip,
-)
+from tests.support.accounts import Account, create_article, register
+from tests.support.databases import get_db_of, make_app, postgres_database
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.postgres
 

@@ -21,25 +21,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from conduit.observability import logs
-from conduit.settings import load_settings
-from tests.conftest import make_app, migrated_sqlite_url
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from conduit.observability.logs import mail
+from harness.net import free_port, http_request
+from tests.support.databases import make_app
+from tests.support.servers import REPO, server_env, stop, wait_until
 
 GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
 LOCAL3 = logging.handlers.SysLogHandler.LOG_LOCAL3
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    yield
-    logs.reset_logging()
-    logs.configure_logging(load_settings(conduit_env="testing"))
-
-
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return migrated_sqlite_url(tmp_path_factory.mktemp("sinks"))
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def app_that_fails(sqlite_url: str, **overrides: Any) -> Flask:
@@ -174,7 +164,7 @@ def test_an_error_storm_sends_a_handful_of_mails(sqlite_url: str, smtp_server: t
     assert [f"[storm-{n}]" in m.get_content() for n, m in enumerate(inbox.messages)] == [True] * 3
 
     # The window ends (as if an hour had passed): the next error is mailed with the count of the others.
-    assert isinstance(mailer, logs.RateLimitedSMTPHandler)
+    assert isinstance(mailer, mail.RateLimitedSMTPHandler)
     mailer._window_start -= 3601
     client.get("/boom", headers={"X-Request-ID": "after-storm"})
     wait_until(lambda: len(inbox.messages) == 4, "the mail after the storm", 10)

@@ -12,17 +12,20 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from conduit.settings import ConfigError, load_settings
+from conduit.settings import ConfigError
+from conduit.startup import load_settings_or_exit, refuse
 from conduit.storage.database import get_db
 
 
-def _app() -> Flask:
+def _app(*, check_database: bool = False) -> Flask:
+    """The app, or one line naming the setting and exit status 4 (:mod:`conduit.startup`)."""
     from conduit.app import create_app
 
+    settings = load_settings_or_exit(check_database=check_database)
     try:
-        return create_app()
-    except ConfigError as exc:
-        raise click.ClickException(f"refusing to start: {exc}") from None
+        return create_app(settings)
+    except ConfigError as exc:  # a log sink that cannot open
+        refuse(exc)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,13 +36,17 @@ def main() -> None:
 
 
 @main.command()
-def deploy() -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Also show each migration as Alembic runs it.")
+def deploy(verbose: bool) -> None:
     """Prepare the database: run the migrations, create or correct the roles, and make the account
     named by CONDUIT_ADMIN_EMAIL an administrator. Safe to run on every release: a second run
-    changes nothing and says so."""
+    changes nothing and says so. The database must exist (createdb); its tables need not."""
+    import logging
+
     from conduit.ops.deploy import run_deploy
 
-    app = _app()
+    app = _app(check_database=True)
+    logging.getLogger("alembic").setLevel(logging.INFO if verbose else logging.WARNING)
     with app.app_context():
         report = run_deploy()
         engine = get_db().engine
@@ -74,10 +81,7 @@ def serve(
 ) -> None:
     """Serve the API with gunicorn in the foreground. The configuration is checked first, so an
     unsafe production setting stops here with one line. Extra arguments go to gunicorn."""
-    try:
-        load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(f"refusing to start: {exc}") from None
+    load_settings_or_exit()
     config_file = config_path or _default_gunicorn_config()
     args = [sys.executable, "-m", "gunicorn", "--config", str(config_file)]
     if bind:
@@ -130,6 +134,9 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
         )
         invalidate_tags()
     click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
+    from conduit.ops.seeding import DEMO_EMAIL_DOMAIN
+
+    click.echo(f"seed: sign in as demo1@{DEMO_EMAIL_DOMAIN} (demo2@..., ...) with the password {password!r}")
 
 
 @main.command("create-admin")
@@ -194,17 +201,22 @@ def create_admin(email: str, username: str | None, password: str | None) -> None
     "--listen",
     "listen_addresses",
     multiple=True,
-    default=("127.0.0.1",),
-    show_default=True,
-    help="Address to listen on; repeat (e.g. 0.0.0.0 and [::] on a server).",
+    help="Address to listen on; repeat. Default: 127.0.0.1 for --server-name localhost, otherwise every "
+    "address (0.0.0.0 and [::]).",
 )
 @click.option("--port", "http_port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option(
     "--tls/--no-tls", default=False, help="Add the HTTPS server, the HTTP->HTTPS redirect and HSTS."
 )
 @click.option("--tls-port", type=click.IntRange(1, 65535), default=443, show_default=True)
-@click.option("--certificate", default="/etc/letsencrypt/live/example.com/fullchain.pem", show_default=True)
-@click.option("--certificate-key", default="/etc/letsencrypt/live/example.com/privkey.pem", show_default=True)
+@click.option(
+    "--certificate", default="", help="Default: certbot's /etc/letsencrypt/live/<server name>/fullchain.pem."
+)
+@click.option(
+    "--certificate-key",
+    default="",
+    help="Default: certbot's /etc/letsencrypt/live/<server name>/privkey.pem.",
+)
 @click.option(
     "--acme-root",
     default="/var/www/letsencrypt",
@@ -222,10 +234,7 @@ def nginx_config(output: Path | None, static_root: Path | None, **options: Any) 
     Example: conduit nginx-config --tls --server-name example.com --listen 0.0.0.0 --listen [::] --port 80"""
     from conduit.ops.nginx_config import STATIC_ROOT, NginxTarget, TemplateNotFoundError, render_site
 
-    try:
-        max_body = load_settings().max_content_length
-    except ConfigError as exc:
-        raise click.ClickException(f"cannot read the settings: {exc}") from None
+    max_body = load_settings_or_exit().max_content_length
     for key in ("upstreams", "listen_addresses", "metrics_allow"):
         options[key] = tuple(options[key])
     target = NginxTarget(

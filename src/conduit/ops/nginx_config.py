@@ -31,7 +31,8 @@ class NginxTarget:
 
     upstreams: tuple[str, ...] = ("127.0.0.1:8001", "127.0.0.1:8002")
     protocol: Literal["http", "uwsgi"] = "http"
-    listen_addresses: tuple[str, ...] = ("127.0.0.1",)
+    #: Empty: loopback for ``localhost``, every address for a real server name.
+    listen_addresses: tuple[str, ...] = ()
     http_port: int = 8080
     server_name: str = "localhost"
     static_root: Path = STATIC_ROOT
@@ -47,10 +48,21 @@ class NginxTarget:
     uwsgi_params: Path = DEBIAN_UWSGI_PARAMS
     tls: bool = False
     tls_port: int = 443
-    certificate: str = "/etc/letsencrypt/live/example.com/fullchain.pem"
-    certificate_key: str = "/etc/letsencrypt/live/example.com/privkey.pem"
+    #: Empty: where certbot puts the certificate of the first server name.
+    certificate: str = ""
+    certificate_key: str = ""
     acme_root: str = "/var/www/letsencrypt"
     hsts_max_age: int = 63072000
+
+    def __post_init__(self) -> None:
+        name = (self.server_name.split() or ["localhost"])[0]
+        if not self.listen_addresses:
+            local = name in ("localhost", "127.0.0.1", "::1")
+            object.__setattr__(self, "listen_addresses", ("127.0.0.1",) if local else ("0.0.0.0", "[::]"))  # noqa: S104
+        if not self.certificate:
+            object.__setattr__(self, "certificate", f"/etc/letsencrypt/live/{name}/fullchain.pem")
+        if not self.certificate_key:
+            object.__setattr__(self, "certificate_key", f"/etc/letsencrypt/live/{name}/privkey.pem")
 
     @property
     def variant(self) -> str:

@@ -107,6 +107,9 @@ BIOS = (
     "Curious about databases and the people who tune them.",
 )
 
+#: Demo account N is demo<N>@DEMO_EMAIL_DOMAIN (login is by e-mail).
+DEMO_EMAIL_DOMAIN = "demo.conduit.test"
+
 
 def _chunks(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
@@ -167,7 +170,7 @@ def _seed(
             rows = [
                 {
                     "username": name,
-                    "email": f"{name}@demo.conduit.test",
+                    "email": f"{name}@{DEMO_EMAIL_DOMAIN}",
                     "password_hash": password_hash,
                     "bio": rng.choice(BIOS),
                     "image": None,

@@ -47,14 +47,6 @@ def unauthorized(message: str = "is missing") -> ApiError:
     return ApiError(401, {"token": [message]}, {"WWW-Authenticate": 'Token realm="conduit"'})
 
 
-def conflict(field: str) -> ApiError:
-    return ApiError(409, {field: ["has already been taken"]})
-
-
-def unprocessable(field: str, message: str) -> ApiError:
-    return ApiError(422, {field: [message]})
-
-
 def _http_error(exc: HTTPException) -> Response:
     if isinstance(exc.response, Response):  # abort(response): a validation error already shaped by us
         return exc.response

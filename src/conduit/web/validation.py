@@ -137,11 +137,6 @@ def _has_lone_surrogate(body: Any) -> bool:
         elif isinstance(value, list):
             pending.extend(value)
     return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(key) or _has_lone_surrogate(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
 
 
 def _strip_required(value: Any) -> Any:

@@ -1,0 +1,156 @@
+"""Roles: moderators may delete any comment, administrators may change and delete any article."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from conduit.storage.database import get_db
+from conduit.users.models import Permission, Role, User
+from tests.support.accounts import Account, create_article, register
+from tests.support.databases import make_app
+
+FORBIDDEN_ARTICLE = {"errors": {"article": ["forbidden"]}}
+
+
+def role_of(app: Flask, username: str) -> str | None:
+    with app.app_context(), get_db().standalone_session() as db:
+        user = db.scalars(select(User).where(User.username == username)).one()
+        return None if user.role is None else user.role.name
+
+
+def set_role(app: Flask, account: Account, role_name: str) -> None:
+    with app.app_context(), get_db().standalone_session() as db:
+        user = db.scalars(select(User).where(User.username == account.username)).one()
+        user.role = db.scalars(select(Role).where(Role.name == role_name)).one()
+        db.commit()
+    assert role_of(app, account.username) == role_name
+
+
+def add_comment(client: FlaskClient, account: Account, slug: str) -> int:
+    response = client.post(
+        f"/api/articles/{slug}/comments", json={"comment": {"body": "hi"}}, headers=account.headers
+    )
+    assert response.status_code == 201, response.get_json()
+    comment_id: int = response.get_json()["comment"]["id"]
+    return comment_id
+
+
+def comment_ids(client: FlaskClient, slug: str) -> list[int]:
+    return [comment["id"] for comment in client.get(f"/api/articles/{slug}/comments").get_json()["comments"]]
+
+
+@pytest.fixture
+def mallory(client: FlaskClient) -> Account:
+    """A third account, to be promoted by the tests."""
+    return register(client, "mallory")
+
+
+def test_the_three_roles_exist_after_a_reset(app: Flask) -> None:
+    with app.app_context(), get_db().standalone_session() as db:
+        roles = {role.name: role for role in db.scalars(select(Role))}
+
+    assert set(roles) == {"User", "Moderator", "Administrator"}
+    assert [name for name, role in roles.items() if role.default] == ["User"]
+    assert not roles["User"].has(Permission.MODERATE)
+    assert roles["Moderator"].has(Permission.MODERATE)
+    assert not roles["Moderator"].has(Permission.ADMIN)
+    assert roles["Administrator"].has(Permission.ADMIN | Permission.MODERATE)
+
+
+def test_a_new_account_gets_the_default_role(app: Flask, alice: Account) -> None:
+    assert role_of(app, "alice") == "User"
+
+
+def test_a_moderator_may_delete_another_users_comment(
+    app: Flask, client: FlaskClient, alice: Account, bob: Account, mallory: Account
+) -> None:
+    slug = create_article(client, alice)["slug"]
+    comment_id = add_comment(client, bob, slug)
+    set_role(app, mallory, "Moderator")
+
+    response = client.delete(f"/api/articles/{slug}/comments/{comment_id}", headers=mallory.headers)
+
+    assert response.status_code == 204
+    assert comment_ids(client, slug) == []
+
+
+def test_a_user_may_not_delete_another_users_comment(
+    client: FlaskClient, alice: Account, bob: Account, mallory: Account
+) -> None:
+    """Control for the moderator test: the role, not the account, makes the difference."""
+    slug = create_article(client, alice)["slug"]
+    comment_id = add_comment(client, bob, slug)
+
+    response = client.delete(f"/api/articles/{slug}/comments/{comment_id}", headers=mallory.headers)
+
+    assert response.status_code == 403
+    assert comment_ids(client, slug) == [comment_id]
+
+
+def test_a_moderator_may_not_edit_or_delete_another_users_article(
+    app: Flask, client: FlaskClient, alice: Account, mallory: Account
+) -> None:
+    slug = create_article(client, alice)["slug"]
+    set_role(app, mallory, "Moderator")
+
+    edit = client.put(
+        f"/api/articles/{slug}", json={"article": {"body": "moderated"}}, headers=mallory.headers
+    )
+    delete = client.delete(f"/api/articles/{slug}", headers=mallory.headers)
+
+    assert (edit.status_code, edit.get_json()) == (403, FORBIDDEN_ARTICLE)
+    assert (delete.status_code, delete.get_json()) == (403, FORBIDDEN_ARTICLE)
+    assert client.get(f"/api/articles/{slug}").get_json()["article"]["body"] == "The body"
+
+
+def test_an_administrator_may_edit_and_delete_another_users_article(
+    app: Flask, client: FlaskClient, alice: Account, bob: Account, mallory: Account
+) -> None:
+    slug = create_article(client, alice)["slug"]
+    comment_id = add_comment(client, bob, slug)
+    set_role(app, mallory, "Administrator")
+
+    edit = client.put(
+        f"/api/articles/{slug}", json={"article": {"body": "administered"}}, headers=mallory.headers
+    )
+    assert edit.status_code == 200
+    assert edit.get_json()["article"]["body"] == "administered"
+    assert edit.get_json()["article"]["author"]["username"] == "alice", "the author stays the same"
+
+    assert (
+        client.delete(f"/api/articles/{slug}/comments/{comment_id}", headers=mallory.headers).status_code
+        == 204
+    )
+    assert client.delete(f"/api/articles/{slug}", headers=mallory.headers).status_code == 204
+    assert client.get(f"/api/articles/{slug}").status_code == 404
+
+
+@pytest.fixture
+def admin_app(app: Flask, database_url: str) -> Iterator[Flask]:
+    """A second app on the same database, with CONDUIT_ADMIN_EMAIL set."""
+    application = make_app(database_url, conduit_admin_email="Boss@Example.com")
+    yield application
+    with application.app_context():
+        get_db().dispose()
+
+
+def test_the_configured_admin_email_registers_an_administrator(app: Flask, admin_app: Flask) -> None:
+    client = admin_app.test_client()
+    alice = register(client, "alice")
+    boss = register(client, "boss", email="boss@example.com")
+
+    assert (role_of(app, "boss"), role_of(app, "alice")) == ("Administrator", "User")
+    slug = create_article(client, alice)["slug"]
+    edit = client.put(f"/api/articles/{slug}", json={"article": {"title": "Checked"}}, headers=boss.headers)
+    assert (edit.status_code, edit.get_json()["article"]["title"]) == (200, "Checked")
+
+
+def test_without_the_setting_that_email_is_an_ordinary_user(app: Flask, client: FlaskClient) -> None:
+    register(client, "boss", email="boss@example.com")
+
+    assert role_of(app, "boss") == "User"
