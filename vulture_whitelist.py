@@ -50,6 +50,7 @@ acme_root  # unused variable (src/conduit/ops/nginx_config.py:52)
 hsts_max_age  # unused variable (src/conduit/ops/nginx_config.py:53)
 model_config  # unused variable (src/conduit/settings.py:90)
 file_secret_settings  # unused variable (src/conduit/settings.py:226)
+conduit_admin_email  # unused variable (src/conduit/settings.py:136): read only to refuse it
 impl  # unused variable (src/conduit/storage/database.py:46)
 cache_ok  # unused variable (src/conduit/storage/database.py:47)
 _.process_bind_param  # unused method (src/conduit/storage/database.py:49)

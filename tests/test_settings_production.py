@@ -6,7 +6,7 @@ import pytest
 
 from conduit.settings import ConfigError, load_settings
 
-GOOD_SECRET = "s" * 48
+GOOD_SECRET = "k3Vq9xZp2LmN7rT4wY8bC1dF6gH0jS5aQeUiOoPlMnBvCxZa"  # random-looking
 
 
 def production(**overrides: object) -> object:

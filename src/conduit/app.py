@@ -10,7 +10,7 @@ from conduit import security
 from conduit.articles.routes import bp as articles_bp
 from conduit.articles.routes import favorites_bp
 from conduit.comments.routes import bp as comments_bp
-from conduit.edge import cors, headers, proxy, rate_limits
+from conduit.edge import cors, headers, hosts, proxy, rate_limits
 from conduit.extensions import SETTINGS
 from conduit.observability import health, logs, metrics
 from conduit.observability.error_tracking import init_error_tracking
@@ -24,7 +24,7 @@ from conduit.users.routes import bp as users_bp
 from conduit.web import frontend
 from conduit.web.errors import register_error_handlers
 from conduit.web.openapi import make_api_app
-from conduit.web.validation import check_json_body
+from conduit.web.validation import check_json_body, check_text_input
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
 
     # The request pipeline, in the order the hooks run
     proxy.init_app(app, settings)
+    hosts.init_app(app, settings)
     metrics.init_app(app, settings)  # before the other hooks: requests they refuse are counted too
     logs.init_app(app)
     headers.init_app(app)
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     rate_limits.init_app(app, settings)
     security.init_app(app, settings)
     auth.init_app(app)
+    app.before_request(check_text_input)
     app.before_request(check_json_body)
     register_error_handlers(app)
 

@@ -16,6 +16,7 @@ from flask import Flask
 
 from conduit.extensions import Extension
 from conduit.settings import Settings
+from conduit.storage.ids import MAX_ROW_ID, is_row_id
 from conduit.web.errors import unauthorized
 
 ALGORITHM = "HS256"
@@ -114,7 +115,8 @@ class Tokens:
         subject, version, token_id = claims["sub"], claims.get("ver", 0), claims.get("jti")
         if (
             not isinstance(subject, str)
-            or not (subject.isascii() and subject.isdigit())
+            or not (subject.isascii() and subject.isdigit() and len(subject) <= len(str(MAX_ROW_ID)))
+            or not is_row_id(int(subject))
             or type(version) is not int
             or not (token_id is None or isinstance(token_id, str))
         ):

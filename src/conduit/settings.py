@@ -33,6 +33,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from conduit import secret_strength
+
 Profile = Literal["development", "testing", "production"]
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"  # noqa: S105 - refused in production
@@ -55,7 +57,6 @@ KNOWN_DEFAULT_SECRETS = frozenset(
         "replace-me",
     }
 )
-MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -130,6 +131,8 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)
 
+    #: Removed (issue 14, finding 1): it made whoever registered that address an administrator. Still
+    #: read so that a deployment that sets it is refused in one line rather than silently ignored.
     conduit_admin_email: str | None = None
 
     # Error tracking and logging (conduit.observability): every process (gunicorn's master and workers,
@@ -213,6 +216,10 @@ class Settings(BaseSettings):
     rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
     #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Host names the app answers (Flask's TRUSTED_HOSTS; a leading dot allows subdomains); another Host
+    #: gets 400. Empty: any, for a production app behind a proxy that pins the host itself (the shipped
+    #: nginx's default server, an Ingress host rule). Development and testing: loopback names only.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _profile_name: ClassVar[Profile] = "development"
 
@@ -287,12 +294,24 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admins", "metrics_allow", "rate_limit_exempt", "cors_origins", mode="before")
+    @field_validator(
+        "admins", "metrics_allow", "rate_limit_exempt", "cors_origins", "trusted_hosts", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("conduit_admin_email")
+    @classmethod
+    def _refuse_admin_email(cls, value: str | None) -> None:
+        if value is not None and value.strip():
+            raise ValueError(
+                "is no longer supported: any visitor could register that address first and be made "
+                "administrator; unset it and run `conduit create-admin` once"
+            )
+        return
 
     @field_validator("admins")
     @classmethod
@@ -405,8 +424,12 @@ class Settings(BaseSettings):
         return value
 
 
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
+
+
 class DevelopmentSettings(Settings):
     conduit_env: Profile = "development"
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
     debug: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
 
@@ -415,6 +438,7 @@ class TestingSettings(Settings):
     conduit_env: Profile = "testing"
     testing: bool = True
     secret_key: str = TEST_SECRET_KEY
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
     database_url: str = "sqlite:///var/conduit-test.db"
     # Argon2 at production cost would dominate the test suite's run time.
     argon2_time_cost: int = 1
@@ -437,10 +461,9 @@ class ProductionSettings(Settings):
             )
         if self.secret_key in KNOWN_DEFAULT_SECRETS:
             raise ValueError("SECRET_KEY is a known default value; set a random secret of at least 32 bytes")
-        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set a longer random secret"
-            )
+        weak = secret_strength.weakness(self.secret_key)
+        if weak is not None:
+            raise ValueError(f"SECRET_KEY {weak}")
         if self.debug:
             raise ValueError("DEBUG is on; the production profile must run with DEBUG=false")
         if self.testing:

@@ -76,7 +76,7 @@ def port_problem(addresses: list[str]) -> str | None:
         if address.startswith(("unix:", "fd://")):
             continue
         host, _, port = address.rpartition(":")
-        host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - what gunicorn binds for ":8000"
+        host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - what gunicorn binds for ":8000"  # nosec B104
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds

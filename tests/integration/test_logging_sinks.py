@@ -215,7 +215,7 @@ def test_gunicorn_json_lines_share_the_request_id(tmp_path: Path, sqlite_url: st
         PORT=str(port),
         WEB_CONCURRENCY="2",
         CONDUIT_ENV="production",
-        SECRET_KEY="s3cr3t-" + "x" * 41,
+        SECRET_KEY="k3Vq9xZp2LmN7rT4wY8bC1dF6gH0jS5aQeUiOoPlMnBvCxZa",
         LOG_FORMAT="json",
         LOG_DIR=str(workdir / "logs"),
         DATABASE_URL=sqlite_url,

@@ -290,7 +290,14 @@ def test_the_tls_variant_redirects_and_sends_hsts(
 
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False
-    conn = http.client.HTTPSConnection("127.0.0.1", tls_port, context=context, timeout=15)
+    # A handshake for a name nginx does not serve (or none: an IP address sends no SNI) is refused.
+    for name in ("evil.example", "127.0.0.1"):
+        with (
+            socket.create_connection(("127.0.0.1", tls_port), timeout=15) as raw,
+            pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"),
+        ):
+            context.wrap_socket(raw, server_hostname=None if name[0].isdigit() else name)
+    conn = http.client.HTTPSConnection("localhost", tls_port, context=context, timeout=15)
     try:
         conn.request("GET", "/api/tags")
         response = conn.getresponse()
@@ -405,3 +412,30 @@ def test_without_servers_the_stack_runs_private_postgres_and_redis() -> None:
     assert stopped.returncode == 0, stopped.stdout
     assert {"postgresql", "redis", "nginx"} <= set(pids)
     assert not [name for name, pid in pids.items() if alive(pid)]
+
+
+def raw_get(port: int, path: str, host: str) -> bytes:
+    """The bytes nginx answers to one GET with this Host header (b"" when it closes unanswered)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_nginx_closes_unknown_hosts_and_redirects_relatively(
+    private_nginx: Callable[[NginxTarget], StandaloneNginx], tmp_path: Path
+) -> None:
+    """Issue 14, finding 9: a directory redirect used to send ``Location: http://evil.example/assets/``."""
+    port = free_port()
+    dead = (f"127.0.0.1:{free_port()}",)
+    logs = {"access_log": str(tmp_path / "access.log"), "error_log": str(tmp_path / "error.log")}
+    private_nginx(NginxTarget(upstreams=dead, http_port=port, **logs))
+    wait_until(lambda: listening(port), "private nginx", 10)
+    for path in ("/assets", "/api//tags", "/"):
+        assert raw_get(port, path, "evil.example") == b"", path
+    answer = raw_get(port, "/assets", f"127.0.0.1:{port}").decode("latin-1")
+    assert answer.startswith("HTTP/1.1 301"), answer[:200]
+    assert re.search(r"^Location: /assets/\r$", answer, re.MULTILINE), answer[:400]
+    assert raw_get(port, "/", f"localhost:{port}").startswith(b"HTTP/1.1 200")

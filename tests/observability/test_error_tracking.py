@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sentry_sdk
-from flask import Flask
+from flask import Flask, request
 
 from tests.support.databases import get_db_of, make_app
 
@@ -111,3 +111,53 @@ def test_with_a_dsn_an_unhandled_error_reaches_sentry(database_url: str, receive
     assert "secret-token-value" not in json.dumps(event)
     assert event["request"]["headers"]["Authorization"] == "[Filtered]"
     assert "REMOTE_ADDR" not in event["request"].get("env", {})
+
+
+# --- no secret leaves (issue 14, finding 4) ----------------------------------------------------
+
+SECRETS = (
+    "body-pass-1",
+    "nested-tok-2",
+    "client-secret-4",
+    "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl",
+)
+
+
+def failing_json_app(database_url: str, dsn: str) -> Flask:
+    app = make_app(database_url, sentry_dsn=dsn)
+
+    @app.post("/_boom")
+    def boom() -> str:
+        body: Any = request.get_json()
+        password = body["user"]["password"]  # a frame local, as LoginUser(password=...) was
+        raise RuntimeError(f"boom after {len(password)} characters")
+
+    return app
+
+
+def test_a_500_sends_no_password_token_or_local_to_sentry(database_url: str, receiver: Receiver) -> None:
+    app = failing_json_app(database_url, f"http://publickey@127.0.0.1:{receiver.server_address[1]}/1")
+    body = {
+        "user": {"email": "a@example.com", "password": "body-pass-1"},
+        "items": [{"api_token": "nested-tok-2"}, {"note": "Token eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"}],
+        "Client_Secret": "client-secret-4",
+    }
+    response = app.test_client().post("/_boom", json=body)
+    assert response.status_code == 500
+    sentry_sdk.flush(timeout=5)
+    get_db_of(app).dispose()
+    events = [
+        line
+        for envelope in receiver.envelopes
+        for line in envelope.splitlines()
+        if line.startswith(b"{") and b'"exception"' in line
+    ]
+    assert events, receiver.envelopes
+    event = json.loads(events[0])
+    text = json.dumps(event)
+    for secret in SECRETS:
+        assert secret not in text, secret
+    assert "a@example.com" in text or "[Filtered]" in text  # the body is there, scrubbed
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert frames
+    assert all("vars" not in frame for frame in frames)

@@ -289,7 +289,7 @@ def test_the_mail_limiter_sends_a_handful_and_counts_the_rest(monkeypatch: pytes
 
 
 def test_production_logs_json_and_the_other_profiles_text() -> None:
-    key = "k" * 48
+    key = "k3Vq9xZp2LmN7rT4wY8bC1dF6gH0jS5aQeUiOoPlMnBvCxZa"
     assert load_settings(conduit_env="production", secret_key=key).log_format == "json"
     assert load_settings(conduit_env="production", secret_key=key, log_format="TEXT").log_format == "text"
     assert load_settings(conduit_env="development").log_format == "text"
@@ -326,7 +326,11 @@ def test_a_missing_syslog_socket_refuses(sqlite_url: str, tmp_path: Path) -> Non
 
 
 def test_gunicorn_logconfig_routes_gunicorn_to_the_same_handlers(tmp_path: Path) -> None:
-    settings = load_settings(conduit_env="production", secret_key="k" * 48, log_dir=tmp_path / "logs")
+    settings = load_settings(
+        conduit_env="production",
+        secret_key="k3Vq9xZp2LmN7rT4wY8bC1dF6gH0jS5aQeUiOoPlMnBvCxZa",
+        log_dir=tmp_path / "logs",
+    )
     config = logs.gunicorn_logconfig(settings, "info")
     assert config["root"]["handlers"] == ["conduit-stderr", "conduit-file"]
     assert config["loggers"]["gunicorn.error"] == {"level": "INFO", "handlers": [], "propagate": True}

@@ -107,10 +107,10 @@ def test_version() -> None:
 @pytest.mark.parametrize(
     ("command", "words"),
     [
-        ("deploy", ["migrations", "roles", "CONDUIT_ADMIN_EMAIL", "second run"]),
+        ("deploy", ["migrations", "roles", "create-admin", "second run"]),
         ("serve", ["gunicorn", "--bind", "--workers", "--config", "production"]),
         ("seed", ["--users", "--articles", "--seed", "--password", "demo", "deploy"]),
-        ("create-admin", ["--email", "--username", "--password", "Administrator"]),
+        ("create-admin", ["--email", "--username", "--password", "--promote", "--yes", "Administrator"]),
     ],
 )
 def test_command_help(command: str, words: list[str]) -> None:
@@ -174,37 +174,28 @@ def test_deploy_corrects_a_tampered_role(fresh_runner: CliRunner, fresh_database
     assert "nothing to do" in invoke(fresh_runner, "deploy").output
 
 
-def test_deploy_promotes_the_configured_admin(
-    fresh_runner: CliRunner, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deploy_grants_no_role(fresh_runner: CliRunner, fresh_database_url: str) -> None:
+    """Issue 14, finding 1: deploy used to promote the account of CONDUIT_ADMIN_EMAIL, whoever made it."""
     invoke(fresh_runner, "deploy")
     register_on(fresh_database_url, "carol")
-    register_on(fresh_database_url, "dave")
-    assert role_of(fresh_database_url, "carol@example.com") == "User"
-
-    monkeypatch.setenv("CONDUIT_ADMIN_EMAIL", "Carol@Example.COM")  # e-mail addresses match whatever the case
-    promoted = invoke(fresh_runner, "deploy")
-    assert "gave carol the Administrator role" in promoted.output
-    assert role_of(fresh_database_url, "carol@example.com") == "Administrator"
-    assert role_of(fresh_database_url, "dave@example.com") == "User"
-
     before = snapshot(fresh_database_url)
-    again = invoke(fresh_runner, "deploy")
-    assert "nothing to do" in again.output
-    assert "gave" not in again.output
+    assert "nothing to do" in invoke(fresh_runner, "deploy").output
+    assert role_of(fresh_database_url, "carol@example.com") == "User"
     assert snapshot(fresh_database_url) == before
 
 
-def test_deploy_with_an_admin_email_that_has_no_account(
-    fresh_runner: CliRunner, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", [["deploy"], ["create-admin", "--promote", "carol", "--yes"]])
+def test_the_removed_admin_email_setting_is_refused_in_one_line(
+    fresh_runner: CliRunner, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
-    monkeypatch.setenv("CONDUIT_ADMIN_EMAIL", "nobody@example.com")
-    first = invoke(fresh_runner, "deploy")
-    assert "nobody@example.com" in first.output
-    assert "has no account" in first.output
-    second = invoke(fresh_runner, "deploy")
-    assert "nothing to do" in second.output
-    assert count(fresh_database_url, "users") == 0
+    monkeypatch.setenv("CONDUIT_ADMIN_EMAIL", "admin@example.com")
+    result = fresh_runner.invoke(main, command)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "CONDUIT_ADMIN_EMAIL" in lines[0]
+    assert "create-admin" in lines[0]
+    assert "Traceback" not in result.output
 
 
 def test_deploy_reads_the_env_file(
@@ -230,7 +221,7 @@ def test_commands_refuse_an_unsafe_production_configuration(
     for args in (
         ["deploy"],
         ["seed", "--users", "1", "--articles", "0"],
-        ["create-admin", "--email", "a@b.io"],
+        ["create-admin", "--email", "a@b.io", "--password", "password123"],
     ):
         result = fresh_runner.invoke(main, args)
         assert result.exit_code != 0, args
@@ -348,12 +339,59 @@ def test_create_admin_creates_an_administrator(runner: CliRunner, app: Flask, da
     assert snapshot(database_url) == before
 
 
-def test_create_admin_promotes_an_existing_account(runner: CliRunner, app: Flask, database_url: str) -> None:
+def test_create_admin_never_promotes_an_account_found_by_email(
+    runner: CliRunner, app: Flask, database_url: str
+) -> None:
+    """A stranger who registered the operator's address first (e-mails are never verified) keeps
+    their ordinary role: --email creates an account, it does not adopt one."""
+    client = app.test_client()
+    register(client, "mallory", email="admin@example.com")
+    result = runner.invoke(
+        main, ["create-admin", "--email", "admin@example.com", "--password", "password123"]
+    )
+    assert result.exit_code != 0
+    assert "not promoted" in result.output
+    assert "--promote mallory" in result.output
+    assert role_of(database_url, "admin@example.com") == "User"
+
+    # Changing one's own e-mail to the operator's address grants nothing either.
+    eve = register(client, "eve")
+    changed = client.put("/api/user", json={"user": {"email": "root@example.com"}}, headers=eve.headers)
+    assert changed.status_code == 200
+    refused = runner.invoke(
+        main, ["create-admin", "--email", "root@example.com", "--password", "password123"]
+    )
+    assert refused.exit_code != 0
+    assert role_of(database_url, "root@example.com") == "User"
+    assert count(database_url, "users") == 2
+
+
+def test_create_admin_promotes_an_account_named_by_username_once_confirmed(
+    runner: CliRunner, app: Flask, database_url: str
+) -> None:
     register(app.test_client(), "erin")
-    result = invoke(runner, "create-admin", "--email", "erin@example.com")
-    assert "erin <erin@example.com> is now an administrator" in result.output
+    declined = runner.invoke(main, ["create-admin", "--promote", "erin"], input="n\n")
+    assert declined.exit_code != 0
+    assert "erin <erin@example.com>" in declined.output
+    assert "role User" in declined.output
+    assert role_of(database_url, "erin@example.com") == "User"
+
+    result = runner.invoke(main, ["create-admin", "--promote", "erin"], input="y\n")
+    assert result.exit_code == 0, result.output
+    assert "is now an administrator" in result.output
     assert role_of(database_url, "erin@example.com") == "Administrator"
-    assert "nothing to do" in invoke(runner, "create-admin", "--email", "erin@example.com").output
+    assert "nothing to do" in invoke(runner, "create-admin", "--promote", "erin", "--yes").output
+
+
+def test_create_admin_promote_needs_the_exact_username(
+    runner: CliRunner, app: Flask, database_url: str
+) -> None:
+    register(app.test_client(), "erin")
+    for name in ("Erin", "erin@example.com", "eri"):
+        result = runner.invoke(main, ["create-admin", "--promote", name, "--yes"])
+        assert result.exit_code != 0, name
+        assert "no account" in result.output
+    assert role_of(database_url, "erin@example.com") == "User"
 
 
 def test_create_admin_with_an_explicit_username(runner: CliRunner, app: Flask, database_url: str) -> None:
@@ -380,10 +418,11 @@ def test_create_admin_refuses_a_taken_username(runner: CliRunner, app: Flask, da
     assert count(database_url, "users") == 1
 
 
-def test_create_admin_requires_an_email(runner: CliRunner) -> None:
+def test_create_admin_requires_an_email_or_a_username_to_promote(runner: CliRunner, app: Flask) -> None:
     result = runner.invoke(main, ["create-admin"])
     assert result.exit_code == 2
     assert "--email" in result.output
+    assert "--promote" in result.output
 
 
 # --- serve ----------------------------------------------------------------------------------------

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from conduit.settings import ConfigError
 from conduit.storage.database import get_db
 from conduit.users.models import Permission, Role, User
 from tests.support.accounts import Account, create_article, register
@@ -130,24 +129,21 @@ def test_an_administrator_may_edit_and_delete_another_users_article(
     assert client.get(f"/api/articles/{slug}").status_code == 404
 
 
-@pytest.fixture
-def admin_app(app: Flask, database_url: str) -> Iterator[Flask]:
-    """A second app on the same database, with CONDUIT_ADMIN_EMAIL set."""
-    application = make_app(database_url, conduit_admin_email="Boss@Example.com")
-    yield application
-    with application.app_context():
-        get_db().dispose()
+def test_the_admin_email_setting_is_refused(database_url: str) -> None:
+    """Issue 14, finding 1: CONDUIT_ADMIN_EMAIL made whoever registered that address an administrator."""
+    with pytest.raises(ConfigError, match=r"^CONDUIT_ADMIN_EMAIL: .*create-admin"):
+        make_app(database_url, conduit_admin_email="Boss@Example.com")
+    make_app(database_url, conduit_admin_email=" ")  # blank is unset (compose passes an empty value)
 
 
-def test_the_configured_admin_email_registers_an_administrator(app: Flask, admin_app: Flask) -> None:
-    client = admin_app.test_client()
-    alice = register(client, "alice")
-    boss = register(client, "boss", email="boss@example.com")
-
-    assert (role_of(app, "boss"), role_of(app, "alice")) == ("Administrator", "User")
-    slug = create_article(client, alice)["slug"]
-    edit = client.put(f"/api/articles/{slug}", json={"article": {"title": "Checked"}}, headers=boss.headers)
-    assert (edit.status_code, edit.get_json()["article"]["title"]) == (200, "Checked")
+def test_no_registration_or_email_change_grants_a_role(app: Flask, client: FlaskClient) -> None:
+    boss = register(client, "boss", email="admin@example.com")
+    eve = register(client, "eve")
+    changed = client.put("/api/user", json={"user": {"email": "root@example.com"}}, headers=eve.headers)
+    assert changed.status_code == 200
+    assert (role_of(app, "boss"), role_of(app, "eve")) == ("User", "User")
+    slug = create_article(client, eve)["slug"]
+    assert client.delete(f"/api/articles/{slug}", headers=boss.headers).status_code == 403
 
 
 def test_without_the_setting_that_email_is_an_ordinary_user(app: Flask, client: FlaskClient) -> None:

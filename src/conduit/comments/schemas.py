@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from conduit.profiles.schemas import Profile
-from conduit.web.validation import RequestModel, RequiredText
+from conduit.web.validation import RequestModel, RequiredText, RowId, within_rows
 
 
 class NewComment(RequestModel):
@@ -31,7 +31,7 @@ class CommentsQuery(BaseModel):
 
 class CommentPath(BaseModel):
     slug: str = Field(max_length=300)
-    id: int = Field(ge=1, le=2**63 - 1, description="The comment's id")
+    id: Annotated[RowId, within_rows("comment")] = Field(description="The comment's id")
 
 
 class Comment(BaseModel):

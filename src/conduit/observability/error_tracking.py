@@ -3,7 +3,9 @@
 Without a DSN the SDK is not even imported, so nothing can be sent anywhere. With one, unhandled errors
 (which the app logs with ``log.exception`` before answering 500) reach Sentry through its logging
 integration, tagged with the profile, the release and the request id. No personal data is sent
-(the SDK's default: its scrubber removes cookies, the Authorization header and the client address).
+(the SDK's default: its scrubber removes cookies, the Authorization header and the client address), no
+frame locals (``LoginUser(password=...)`` was one), and every value under a key naming a password,
+token or secret is scrubbed at any depth (:mod:`conduit.observability.scrubbing`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 from flask import g, has_request_context
 
 from conduit import __version__
+from conduit.observability.scrubbing import scrub, scrub_event
 from conduit.settings import Settings
 
 
-def _add_request_id(event: Any, hint: Any) -> Any:
+def _before_send(event: Any, hint: Any) -> Any:
     if has_request_context():
         event.setdefault("tags", {})["request_id"] = g.get("request_id", "-")
-    return event
+    return scrub_event(event, hint)
 
 
 def init_error_tracking(settings: Settings) -> bool:
@@ -35,6 +38,10 @@ def init_error_tracking(settings: Settings) -> bool:
         release=f"conduit@{__version__}",
         traces_sample_rate=settings.sentry_traces_sample_rate,
         integrations=[FlaskIntegration()],
-        before_send=_add_request_id,
+        before_send=_before_send,
+        before_send_transaction=_before_send,
+        before_breadcrumb=lambda crumb, hint: scrub(crumb),
+        include_local_variables=False,
+        send_default_pii=False,
     )
     return True

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 from flask import Flask
-from sqlalchemy import select
 
 from conduit.settings import ConfigError
 from conduit.startup import load_settings_or_exit, refuse
@@ -38,9 +37,9 @@ def main() -> None:
 @main.command()
 @click.option("-v", "--verbose", is_flag=True, help="Also show each migration as Alembic runs it.")
 def deploy(verbose: bool) -> None:
-    """Prepare the database: run the migrations, create or correct the roles, and make the account
-    named by CONDUIT_ADMIN_EMAIL an administrator. Safe to run on every release: a second run
-    changes nothing and says so. The database must exist (createdb); its tables need not."""
+    """Prepare the database: run the migrations and create or correct the roles (it grants no role:
+    see create-admin). Safe to run on every release: a second run changes nothing and says so. The
+    database must exist (createdb); its tables need not."""
     import logging
 
     from conduit.ops.deploy import run_deploy
@@ -140,44 +139,51 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
 
 
 @main.command("create-admin")
-@click.option("--email", required=True, help="E-mail of the account (created when it does not exist).")
-@click.option("--username", help="Username for a new account (default: the part of the e-mail before @).")
+@click.option("--email", help="E-mail of the new administrator account.")
+@click.option("--username", help="Username of the new account (default: the part of the e-mail before @).")
 @click.option(
-    "--password", help="Password for a new account (asked for when not given; at least 8 characters)."
+    "--password", help="Password of the new account (asked for when not given; at least 8 characters)."
 )
-def create_admin(email: str, username: str | None, password: str | None) -> None:
-    """Give an account the Administrator role, creating the account if needed."""
-    from conduit.security import passwords
-    from conduit.users.models import User
-    from conduit.users.queries import ADMINISTRATOR, find_by_email, role_named
-    from conduit.users.schemas import PASSWORD_MIN
+@click.option(
+    "--promote",
+    metavar="USERNAME",
+    help="Instead: make the existing account with exactly this username an administrator, after showing "
+    "it and asking for confirmation.",
+)
+@click.option("--yes", is_flag=True, help="With --promote: do not ask for confirmation.")
+def create_admin(
+    email: str | None, username: str | None, password: str | None, promote: str | None, yes: bool
+) -> None:
+    """Create an Administrator account with a password you choose, or --promote an existing account
+    named by its username. Nothing a visitor does (registering, changing an e-mail) grants a role: an
+    account that already holds the e-mail or username is never promoted by --email."""
+    from conduit.ops.admins import AdminError, create_administrator, promote_account
 
     app = _app()
     with app.app_context():
         db = get_db().session
-        admin_role = role_named(db, ADMINISTRATOR)
-        if admin_role is None:
-            raise click.ClickException("the roles do not exist yet; run `conduit deploy` first")
-        user = find_by_email(db, email)
-        if user is None:
-            name = username or email.split("@", 1)[0]
-            if db.scalar(select(User.id).where(User.username == name)) is not None:
-                raise click.ClickException(f"username {name!r} is taken; pass --username")
-            secret = password or getpass.getpass("Password for the new administrator: ")
-            if len(secret) < PASSWORD_MIN:
-                raise click.ClickException(f"the password must have at least {PASSWORD_MIN} characters")
-            user = User(username=name, email=email, password_hash=passwords().hash(secret), role=admin_role)
-            db.add(user)
-            db.commit()
-            click.echo(f"create-admin: created administrator {name} <{email}>")
-        elif user.role_id == admin_role.id:
-            click.echo(
-                f"create-admin: {user.username} <{user.email}> is already an administrator; nothing to do"
-            )
-        else:
-            user.role = admin_role
-            db.commit()
-            click.echo(f"create-admin: {user.username} <{user.email}> is now an administrator")
+        try:
+            if promote is not None:
+                if email or username or password:
+                    raise click.UsageError(
+                        "--promote names an existing account; it takes no --email, --username or --password"
+                    )
+                promote_account(db, promote, confirm=None if yes else _confirm)
+            elif email is None:
+                raise click.UsageError("give --email (a new account) or --promote USERNAME (an existing one)")
+            else:
+                create_administrator(
+                    db,
+                    email=email,
+                    username=username,
+                    password=lambda: password or getpass.getpass("Password for the new administrator: "),
+                )
+        except AdminError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _confirm(description: str) -> bool:
+    return click.confirm(f"create-admin: make {description} an administrator?", default=False)
 
 
 @main.command("nginx-config")
@@ -196,7 +202,12 @@ def create_admin(email: str, username: str | None, password: str | None) -> None
     show_default=True,
     help="http for gunicorn, uwsgi for uWSGI's uwsgi socket.",
 )
-@click.option("--server-name", default="localhost", show_default=True, help="nginx server_name.")
+@click.option(
+    "--server-name",
+    default="localhost 127.0.0.1",
+    show_default=True,
+    help="nginx server_name: the names served; another Host is closed unanswered (444). '_': any.",
+)
 @click.option(
     "--listen",
     "listen_addresses",

@@ -34,7 +34,9 @@ class NginxTarget:
     #: Empty: loopback for ``localhost``, every address for a real server name.
     listen_addresses: tuple[str, ...] = ()
     http_port: int = 8080
-    server_name: str = "localhost"
+    #: The names served (nginx's server_name, space-separated); another Host is closed unanswered (444).
+    #: "_" serves any host (the container image, where the host is not known in advance).
+    server_name: str = "localhost 127.0.0.1"
     static_root: Path = STATIC_ROOT
     #: Seconds browsers may keep a static file without asking again.
     static_max_age: int = 3600
@@ -58,7 +60,8 @@ class NginxTarget:
         name = (self.server_name.split() or ["localhost"])[0]
         if not self.listen_addresses:
             local = name in ("localhost", "127.0.0.1", "::1")
-            object.__setattr__(self, "listen_addresses", ("127.0.0.1",) if local else ("0.0.0.0", "[::]"))  # noqa: S104
+            everywhere = ("0.0.0.0", "[::]")  # noqa: S104 - a public server name: every address  # nosec B104
+            object.__setattr__(self, "listen_addresses", ("127.0.0.1",) if local else everywhere)
         if not self.certificate:
             object.__setattr__(self, "certificate", f"/etc/letsencrypt/live/{name}/fullchain.pem")
         if not self.certificate_key:

@@ -90,9 +90,12 @@ def make_engine(settings: Settings, *, reads: bool = False) -> Engine:
     on PostgreSQL: its own pool, whose connections start with DB_READ_STATEMENT_TIMEOUT_MS (a startup
     option, so no ``SET`` per request) and run in autocommit (no ``BEGIN``, no closing ``ROLLBACK``)."""
     url = settings.database_url
+    # SQL parameters hold password hashes, e-mails and bodies: outside development an error message (and
+    # so a traceback in the log or Sentry) shows the statement without them.
+    hide = settings.conduit_env != "development"
     if settings.is_sqlite:
         _ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"timeout": 5})
+        engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=hide)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         timeout = settings.db_statement_timeout_ms
@@ -110,6 +113,7 @@ def make_engine(settings: Settings, *, reads: bool = False) -> Engine:
             pool_recycle=1800,
             connect_args=_postgres_connect_args(settings, timeout),
             isolation_level="AUTOCOMMIT" if reads else None,
+            hide_parameters=hide,
         )
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)

@@ -11,13 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from conduit.extensions import current_settings
 from conduit.observability import metrics
 from conduit.security import passwords, tokens
 from conduit.storage.database import session
 from conduit.users.auth import auth_required, current_user, revoke_other_tokens
-from conduit.users.models import Role, User
-from conduit.users.queries import ADMINISTRATOR, default_role, find_by_email, role_named
+from conduit.users.models import User
+from conduit.users.queries import default_role, find_by_email
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 from conduit.web.errors import ApiError
 from conduit.web.openapi import TOKEN, responses
@@ -63,13 +62,6 @@ def _commit_user(db: Session, username: str, email: str, exclude: int | None = N
         raise
 
 
-def _role_for(db: Session, email: str) -> Role | None:
-    admin_email = current_settings().conduit_admin_email
-    if admin_email and email.lower() == admin_email.lower():
-        return role_named(db, ADMINISTRATOR)
-    return default_role(db)
-
-
 @bp.post("/users", responses=responses(201, UserResponse, 409), operation_id="CreateUser")
 def register(body: NewUserRequest) -> tuple[dict[str, Any], int]:
     """Register a new user."""
@@ -80,7 +72,7 @@ def register(body: NewUserRequest) -> tuple[dict[str, Any], int]:
         username=data.username,
         email=data.email,
         password_hash=passwords().hash(data.password),
-        role=_role_for(db, data.email),
+        role=default_role(db),  # never a grant: no visitor action leads to a role
     )
     db.add(user)
     _commit_user(db, data.username, data.email)

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 log = logging.getLogger("conduit.web.errors")
 
@@ -52,7 +52,9 @@ def _http_error(exc: HTTPException) -> Response:
         return exc.response
     status = exc.code or 500
     headers: dict[str, str] = {}
-    if status == 404:
+    if isinstance(exc, SecurityError):  # TRUSTED_HOSTS: a Host this app does not serve
+        errors = {"host": ["is not served here"]}
+    elif status == 404:
         errors = {"route": [f"no route matches {request.method} {request.path}"]}
     elif status == 405:
         allowed = sorted(getattr(exc, "valid_methods", None) or [])

@@ -9,13 +9,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from flask import Response, request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from conduit.storage.ids import MAX_ROW_ID, MIN_ROW_ID
 from conduit.web.errors import ApiError, error_response
 
 BLANK = "can't be blank"
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 
 _MESSAGES: dict[str, str] = {
     "missing": BLANK,
@@ -41,10 +51,28 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 class RequestModel(BaseModel):
-    """Base of request bodies and parameters: unknown fields are ignored, strings are not coerced."""
+    """Base of request bodies and parameters: unknown fields are ignored, strings are not coerced.
+
+    No field a model reads may hold a NUL character: PostgreSQL refuses it in text (issue 14, finding
+    3). Fields it ignores may: they reach no database."""
 
     model_config = ConfigDict(extra="ignore", strict=False, populate_by_name=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _contains_nul(value):
+            raise PydanticCustomError("nul_character", NUL_MESSAGE)
+        return value
 
 
 def _field_name(details: ErrorDetails) -> str:
@@ -77,7 +105,10 @@ def errors_from_validation(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def validation_error_response(exc: ValidationError) -> Response:
-    """flask-openapi3's ``validation_error_callback``."""
+    """flask-openapi3's ``validation_error_callback``: 422, or 404 for an id that names no row."""
+    missing = [details.get("ctx", {}) for details in exc.errors() if details["type"] == NO_SUCH_ROW]
+    if missing:
+        return error_response(404, {str(ctx.get("resource", "row")): ["not found"] for ctx in missing})
     return error_response(422, errors_from_validation(exc))
 
 
@@ -108,35 +139,82 @@ def check_json_body() -> None:
         raise RequestEntityTooLarge()
     try:
         body = request.get_json()
-        lone_surrogate = _has_lone_surrogate(body)
+        unstorable = _unstorable_text(body)
     except BadRequest as exc:
         cause = exc.__cause__ or exc.__context__
         detail = f": {cause}" if isinstance(cause, ValueError) else ""
         raise ApiError(422, {"body": [f"is not valid JSON{detail}"]}) from None
     except RecursionError:
         raise ApiError(422, {"body": ["is nested too deeply"]}) from None
-    if lone_surrogate:
-        raise ApiError(
-            422, {"body": ["is not valid JSON: a \\u escape is a lone surrogate (not Unicode text)"]}
-        )
+    if unstorable is not None:
+        raise ApiError(422, {unstorable[0]: [unstorable[1]]})
 
 
-def _has_lone_surrogate(body: Any) -> bool:
-    """JSON may escape half of a surrogate pair (``"\\ud800"``); no database or hasher can store that."""
-    pending = [body]
+#: Text no encoder takes: JSON may escape half of a surrogate pair (``"\\ud800"``), anywhere in a body.
+SURROGATE_MESSAGE = "is not valid JSON: a \\u escape is a lone surrogate (not Unicode text)"
+
+
+def _text_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _unstorable_text(body: Any) -> tuple[str, str] | None:
+    """The first string in a JSON document (key or value) that no column could hold: (field, message).
+
+    The field is the nearest key above the string, the name a client sent it under."""
+    pending: list[tuple[str, Any]] = [("body", body)]
     while pending:
-        value = pending.pop()
+        field, value = pending.pop()
         if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+            problem = _text_problem(value)
+            if problem is not None:
+                return (field if problem == NUL_MESSAGE else "body"), problem
         elif isinstance(value, dict):
-            pending.extend(value.keys())
-            pending.extend(value.values())
+            for key, item in value.items():
+                problem = _text_problem(key)
+                if problem is not None:
+                    return ("body" if problem == SURROGATE_MESSAGE else field), problem
+                pending.append((key, item))
         elif isinstance(value, list):
-            pending.extend(value)
-    return False
+            pending.extend((field, item) for item in value)
+    return None
+
+
+def check_text_input() -> None:
+    """Before a view runs: no NUL in the path or the query string (the body is checked with its JSON).
+
+    One check for every route, so no view passes such text to the database: a path with NUL names no
+    resource (404), a query parameter with NUL is a client error (422)."""
+    if "\x00" in request.path:
+        raise ApiError(404, {"route": ["no resource has a name with a NUL character (U+0000)"]})
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise ApiError(422, {name.replace("\x00", "") or "query": [NUL_MESSAGE]})
+
+
+#: Error type of an id beyond the column: answered 404 (no such row), not 422.
+NO_SUCH_ROW = "no_such_row"
+
+
+#: A row id taken from the path; below 1 is a 422. Add :func:`within_rows` to make one beyond the
+#: column's range a 404, as the path names no row.
+RowId = Annotated[int, Field(ge=MIN_ROW_ID, json_schema_extra={"maximum": MAX_ROW_ID})]
+
+
+def within_rows(resource: str) -> AfterValidator:
+    """An id beyond the column's range is the 404 of a missing *resource*; it never reaches the
+    database, which would refuse it (PostgreSQL: "integer out of range")."""
+
+    def in_range(value: int) -> int:
+        if value > MAX_ROW_ID:
+            raise PydanticCustomError(NO_SUCH_ROW, "not found", {"resource": resource})
+        return value
+
+    return AfterValidator(in_range)
 
 
 def _strip_required(value: Any) -> Any:
