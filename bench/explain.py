@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(
         database_url=args.database_url, secret_key="explain-" * 8, log_level="WARNING", log_requests=False
     )
-    engine = DATABASE.get(app).engine
+    database = DATABASE.get(app)
+    engine = database.engine
+    assert engine is not None
+    engines = database.engines  # GET requests run on the read engine
     client = app.test_client()
     login = {"user": {"email": READER, "password": "password123"}}
     token = client.post("/api/users/login", json=login).get_json()["user"]["token"]
@@ -73,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, (path, auth) in requests(first["slug"], first["author"]["username"], tag).items():
         captured.clear()
-        event.listen(engine, "before_cursor_execute", record)
+        for each in engines:
+            event.listen(each, "before_cursor_execute", record)
         headers = {"Authorization": f"Token {token}"} if auth else {}
         status = client.get(path, headers=headers).status_code
-        event.remove(engine, "before_cursor_execute", record)
+        for each in engines:
+            event.remove(each, "before_cursor_execute", record)
         if status != 200:
             sys.stderr.write(f"{path} answered {status}\n")
             return 1
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {plan['Execution Time']:.2f} | {', '.join(scans) or '-'} |"
                 )
             conn.rollback()
-    engine.dispose()
+    database.dispose()
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

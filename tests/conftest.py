@@ -117,7 +117,7 @@ def bob(client: FlaskClient) -> Account:
 @pytest.fixture
 def count_queries(app: Flask) -> Callable[[], Any]:
     """``with count_queries() as statements:`` records every SQL statement sent to the database."""
-    engine = get_db_of(app).engine
+    engines = get_db_of(app).engines  # writes' and reads' (one engine on SQLite)
 
     @contextmanager
     def counter() -> Iterator[list[str]]:
@@ -126,11 +126,13 @@ def count_queries(app: Flask) -> Callable[[], Any]:
         def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             statements.append(statement)
 
-        sa.event.listen(engine, "before_cursor_execute", record)
+        for engine in engines:
+            sa.event.listen(engine, "before_cursor_execute", record)
         try:
             yield statements
         finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
+            for engine in engines:
+                sa.event.remove(engine, "before_cursor_execute", record)
 
     return counter
 

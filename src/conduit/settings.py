@@ -395,6 +395,34 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com (no * either)")
         return [origin.rstrip("/").lower() for origin in value]
 
+    # Bounds on what one request or one account may cost (docs/security.md "Bounds"; issue 14 findings 2
+    # and 5): conduit.storage.database, conduit.edge.rate_limits, conduit.comments, conduit.tags.
+    #: Milliseconds one SQL statement of a read (GET, HEAD) may run on PostgreSQL before the server cancels
+    #: it (a 503). 0: reads get DB_STATEMENT_TIMEOUT_MS too. Writes and the CLI keep DB_STATEMENT_TIMEOUT_MS.
+    db_read_statement_timeout_ms: int = Field(default=3000, ge=0, le=3_600_000)
+    #: Units of RATE_LIMIT_API that one expensive read uses: a list filtered by tag, author or favouriting
+    #: user, the feed, or a page at RATE_LIMIT_DEEP_OFFSET or beyond. Any other request uses 1.
+    rate_limit_expensive_read_cost: int = Field(default=5, ge=1, le=600)
+    rate_limit_deep_offset: int = Field(default=1000, ge=1)
+    #: Articles (``POST /api/articles``) and comments one account may publish, however many addresses it uses.
+    rate_limit_articles_user: str = "10/minute;100/hour"
+    rate_limit_comments_user: str = "30/minute;300/hour"
+    #: Comments one ``GET .../comments`` returns when the client sends no ``limit``, and the most it may ask.
+    comments_page_size: int = Field(default=100, ge=1, le=1000)
+    #: ``GET /api/tags``: the most used tags, at most this many.
+    tags_shown: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("rate_limit_articles_user", "rate_limit_comments_user")
+    @classmethod
+    def _check_write_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 10/minute;100/hour") from None
+        return value
+
 
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
 

@@ -1,5 +1,6 @@
 """The number of SQL statements of a list does not grow with the page: no query per article or comment.
-A page of articles is one statement with its ``articlesCount``, plus the token's user lookup."""
+A page of articles is one statement with its ``articlesCount``, plus the token's user lookup, plus one
+lookup of the names a filter uses; an unknown name costs that lookup only."""
 
 from __future__ import annotations
 
@@ -57,9 +58,10 @@ def crowd(client: FlaskClient) -> dict[str, Account]:
         ("/api/articles", "alice", 2),
         ("/api/articles/feed", "alice", 2),
         ("/api/articles", None, 1),
-        ("/api/articles?tag=common", None, 1),
-        ("/api/articles?author=bob", None, 1),
-        ("/api/articles?tag=common&favorited=alice", "bob", 2),
+        # A filter by name adds one lookup (every name at once), through unique indexes.
+        ("/api/articles?tag=common", None, 2),
+        ("/api/articles?author=bob", None, 2),
+        ("/api/articles?tag=common&favorited=alice", "bob", 3),
     ],
 )
 def test_a_page_of_articles_costs_the_same_whatever_its_size(
@@ -131,3 +133,22 @@ def test_comments_cost_the_same_whatever_their_number(
     assert (len(small_body["comments"]), len(large_body["comments"])) == (1, 30)
     assert small == large
     assert 1 <= large <= (3 if viewer else 2)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "favorited=nobody",
+        "author=nobody",
+        "tag=no-such-tag",
+        "tag=common&author=nobody",
+        "tag=no-such-tag&favorited=alice&author=bob",
+    ],
+)
+def test_an_unknown_name_in_a_filter_costs_one_lookup(
+    client: FlaskClient, count_queries: CountQueries, crowd: dict[str, Account], query: str
+) -> None:
+    count, page = statements_for(client, count_queries, f"/api/articles?{query}&offset=20", None)
+
+    assert page == {"articles": [], "articlesCount": 0}
+    assert count == 1

@@ -6,10 +6,12 @@ import re
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.support.accounts import Account, create_article
+from tests.support.databases import get_db_of, make_app
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ARTICLE_NOT_FOUND = {"errors": {"article": ["not found"]}}
@@ -183,3 +185,39 @@ def test_create_and_delete_need_a_token(client: FlaskClient, alice: Account, slu
 def test_token_is_checked_before_the_body(client: FlaskClient, slug: str) -> None:
     response = client.post(f"/api/articles/{slug}/comments", json={"comment": {"body": ""}})
     assert_response(response, 401, MISSING_TOKEN)
+
+
+def bodies(response: TestResponse) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    assert list(response.get_json()) == ["comments"]  # the spec's shape, whatever the page
+    return [comment["body"] for comment in response.get_json()["comments"]]
+
+
+def test_comments_come_in_bounded_pages_linked_by_next(
+    app: Flask, database_url: str, client: FlaskClient, bob: Account, slug: str
+) -> None:
+    """One response carries at most COMMENTS_PAGE_SIZE comments; ``Link: <...>; rel="next"`` walks on."""
+    for number in range(5):
+        add_comment(client, bob, slug, f"Comment {number}")
+    assert len(comments_of(client, slug)) == 5  # under the default bound (100): every comment, no link
+    assert "Link" not in get_comments(client, slug).headers
+
+    small = make_app(database_url, comments_page_size=2)
+    try:
+        reader = small.test_client()
+        seen: list[str] = []
+        url: str | None = f"/api/articles/{slug}/comments"
+        while url is not None:
+            response = reader.get(url)
+            seen += bodies(response)
+            link = response.headers.get("Link")
+            url = None if link is None else re.fullmatch(r'<(.+)>; rel="next"', link).group(1)  # type: ignore[union-attr]
+        assert seen == [f"Comment {number}" for number in range(5)]
+        assert bodies(reader.get(f"/api/articles/{slug}/comments?limit=1&offset=3")) == ["Comment 3"]
+        assert_response(
+            reader.get(f"/api/articles/{slug}/comments?limit=3"),
+            422,
+            {"errors": {"limit": ["must be less than or equal to 2"]}},
+        )
+    finally:
+        get_db_of(small).dispose()

@@ -15,7 +15,10 @@ def whoami_app(database_url: str) -> Iterator[Callable[[int], Flask]]:
     made: list[Flask] = []
 
     def build(hops: int) -> Flask:
-        app = make_app(database_url, proxy_trusted_hops=hops)
+        # the forwarded host must be one the app serves (TRUSTED_HOSTS), as behind a real proxy
+        app = make_app(
+            database_url, proxy_trusted_hops=hops, trusted_hosts=["localhost", "conduit.example.com"]
+        )
 
         @app.get("/_whoami")
         def whoami() -> dict[str, str]:

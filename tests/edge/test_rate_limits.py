@@ -152,3 +152,56 @@ def test_counters_in_redis_are_shared_by_every_app(build: Any) -> None:
         assert_too_many(client_from(second).get("/api/tags"))
         keys = [key.decode() for key in redis_client.scan_iter(match=prefix + "limits:*")]
         assert keys == [prefix + "limits:{LIMITER/" + CLIENT + "/global/3/1/minute}"]
+
+
+def token_of(client: FlaskClient, name: str) -> dict[str, str]:
+    body = {"user": {"username": name, "email": f"{name}@example.com", "password": "password123"}}
+    response = client.post("/api/users", json=body)
+    assert response.status_code == 201
+    return {"Authorization": f"Token {response.get_json()['user']['token']}"}
+
+
+def test_expensive_reads_use_more_of_the_global_limit(build: Any) -> None:
+    application = build(rate_limit_api="10/minute", rate_limit_expensive_read_cost=5)
+    filtered, deep = client_from(application), client_from(application, OTHER)
+    # A filter by name, even an unknown one, weighs 5: two of them spend the 10 units.
+    assert [filtered.get("/api/articles?favorited=nobody").status_code for _ in range(2)] == [200, 200]
+    assert_too_many(filtered.get("/api/articles?tag=nothing"))
+    assert_too_many(filtered.get("/api/tags"))
+    # A deep page weighs 5 too; plain pages weigh 1 each.
+    assert deep.get("/api/articles?offset=5000").status_code == 200
+    assert [deep.get("/api/articles").status_code for _ in range(5)] == [200] * 5
+    assert_too_many(deep.get("/api/articles?offset=1000"))
+
+
+def test_writes_are_limited_per_account_whatever_the_address(build: Any) -> None:
+    application = build(rate_limit_articles_user="2/minute", rate_limit_comments_user="3/minute")
+    alice = token_of(client_from(application), "alice")
+    bob = token_of(client_from(application), "bob")
+    article = {"article": {"title": "T", "description": "D", "body": "B"}}
+    statuses = [
+        client_from(application, f"192.0.2.{n}")
+        .post("/api/articles", json=article, headers=alice)
+        .status_code
+        for n in range(1, 4)
+    ]
+    assert statuses == [201, 201, 429]
+    slug = (
+        client_from(application)
+        .post("/api/articles", json=article, headers=bob)
+        .get_json()["article"]["slug"]
+    )
+    comment = {"comment": {"body": "Hello"}}
+    statuses = [
+        client_from(application, f"192.0.2.{n}")
+        .post(f"/api/articles/{slug}/comments", json=comment, headers=alice)
+        .status_code
+        for n in range(1, 5)
+    ]
+    assert statuses == [201, 201, 201, 429]
+    # bob's allowance is his own; reading is not a write
+    assert (
+        client_from(application).post(f"/api/articles/{slug}/comments", json=comment, headers=bob).status_code
+        == 201
+    )
+    assert client_from(application).get(f"/api/articles/{slug}/comments").status_code == 200

@@ -76,6 +76,9 @@ def fault_stack() -> Iterator[FaultStack]:
         # exempt by default), under a limit it never reaches.
         RATE_LIMIT_EXEMPT="",
         RATE_LIMIT_API="100000/minute",
+        # a few writers publish for the whole run: far above the per-account defaults
+        RATE_LIMIT_ARTICLES_USER="100000/minute",
+        RATE_LIMIT_COMMENTS_USER="100000/minute",
     )
     running = FaultStack(directory, port, app_ports, env)
     started = running.run("up")

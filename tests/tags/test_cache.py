@@ -215,8 +215,8 @@ def test_a_reader_that_raced_a_writer_cannot_hide_the_write(
     real_used_tags = tags_routes.used_tags
     raced: list[int] = []
 
-    def used_tags_then_a_write(db: Any) -> list[str]:
-        result = real_used_tags(db)
+    def used_tags_then_a_write(db: Any, most: int) -> list[str]:
+        result = real_used_tags(db, most)
         if not raced:
             raced.append(generation(rdb, prefix))
             create_article(client, alice, "Second", tags=["new"])  # a request inside the request

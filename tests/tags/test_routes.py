@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.accounts import Account, create_article
+from tests.support.accounts import Account, create_article, register
+from tests.support.databases import get_db_of, make_app
 
 
 def tags(client: FlaskClient) -> list[str]:
@@ -51,3 +53,19 @@ def test_tags_removed_from_an_article_disappear(client: FlaskClient, alice: Acco
 
     assert response.status_code == 200
     assert tags(client) == ["kept", "new"]
+
+
+def test_only_the_most_used_tags_are_shown(app: Flask, database_url: str, client: FlaskClient) -> None:
+    """A response does not grow with every distinct tag: TAGS_SHOWN of the most used, sorted."""
+    alice = register(client, "alice")
+    for number in range(3):
+        create_article(client, alice, f"Popular {number}", tags=["popular", f"rare{number}"])
+    create_article(client, alice, "Second", tags=["second", "popular"])
+    create_article(client, alice, "Second again", tags=["second"])
+    assert len(tags(client)) == 5  # TAGS_SHOWN is 50 by default
+
+    two = make_app(database_url, tags_shown=2)
+    try:
+        assert tags(two.test_client()) == ["popular", "second"]
+    finally:
+        get_db_of(two).dispose()

@@ -16,7 +16,7 @@ from conduit.web.errors import error_response
 API_PREFIX = "/api/"
 ALLOWED_METHODS = "GET, POST, PUT, DELETE"
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-ID"
-EXPOSED_HEADERS = "Retry-After, X-Request-ID"
+EXPOSED_HEADERS = "Link, Retry-After, X-Request-ID"
 PREFLIGHT_MAX_AGE = "600"
 
 

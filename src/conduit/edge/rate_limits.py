@@ -1,5 +1,6 @@
-"""Rate limits (Flask-Limiter): a global per-address limit on the API, and login and registration limits
-per address and per account.
+"""Rate limits (Flask-Limiter): a global per-address limit on the API, in which an expensive read weighs
+more than a cheap one (:mod:`conduit.edge.costs`), login and registration limits per address and per
+account, and per-account limits on publishing articles and comments.
 
 Counters live in Redis when ``REDIS_URL`` is set, so every worker of every server shares them, and in
 the process's memory otherwise. Limiting fails open: when Redis fails, each worker carries on with
@@ -21,6 +22,7 @@ from flask_limiter import ApplicationLimit, Limit, Limiter, RequestLimit
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from conduit.edge.costs import account_or_address, read_cost
 from conduit.settings import Settings
 from conduit.web.errors import error_response
 
@@ -29,6 +31,8 @@ EXTENSION = "conduit.limiter"
 STRATEGY = "sliding-window-counter"
 LOGIN_ENDPOINT = "users.login"
 REGISTER_ENDPOINT = "users.register"
+ARTICLE_ENDPOINT = "articles.create_article"
+COMMENT_ENDPOINT = "comments.add_comment"
 
 
 def client_address() -> str:
@@ -112,13 +116,21 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         client_address,
         application_limits=[
-            ApplicationLimit(settings.rate_limit_api, exempt_when=_not_api, finalized=True),
+            ApplicationLimit(
+                settings.rate_limit_api, exempt_when=_not_api, cost=read_cost(settings), finalized=True
+            ),
         ],
         default_limits=[
             per_endpoint(settings.rate_limit_login_ip, client_address, LOGIN_ENDPOINT),
             per_endpoint(settings.rate_limit_login_account, account_key, LOGIN_ENDPOINT),
             per_endpoint(settings.rate_limit_register_ip, client_address, REGISTER_ENDPOINT),
             per_endpoint(settings.rate_limit_register_account, account_key, REGISTER_ENDPOINT),
+            per_endpoint(
+                settings.rate_limit_articles_user, account_or_address(client_address), ARTICLE_ENDPOINT
+            ),
+            per_endpoint(
+                settings.rate_limit_comments_user, account_or_address(client_address), COMMENT_ENDPOINT
+            ),
         ],
         strategy=STRATEGY,
         storage_uri=uri,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from conduit import __version__
 from conduit.extensions import current_settings
-from conduit.storage.database import session
+from conduit.storage.database import get_db
 from conduit.storage.shared_state import shared_state
 from conduit.web.errors import RETRY_AFTER_SECONDS
 
@@ -48,19 +48,20 @@ def healthz() -> dict[str, Any]:
 
 @bp.get("/readyz")
 def readyz() -> tuple[dict[str, Any], int, dict[str, str]]:
-    db = session()
     checks: dict[str, str] = {}
-    try:
-        if db.get_bind().dialect.name == "postgresql":
-            timeout = int(current_settings().readiness_timeout_ms)
-            db.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
-        db.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except SQLAlchemyError as exc:
-        log.warning("readiness check failed: %s", str(exc).splitlines()[0])
-        checks["database"] = "unavailable"
-    finally:
-        db.rollback()
+    # The write engine's session: a transaction, for SET LOCAL (reads run in autocommit).
+    with get_db().standalone_session() as db:
+        try:
+            if db.get_bind().dialect.name == "postgresql":
+                timeout = int(current_settings().readiness_timeout_ms)
+                db.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
+            db.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except SQLAlchemyError as exc:
+            log.warning("readiness check failed: %s", str(exc).splitlines()[0])
+            checks["database"] = "unavailable"
+        finally:
+            db.rollback()
     state = shared_state()
     if state is not None:
         checks["redis"] = "ok" if state.ping() else "unavailable"

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -21,6 +21,9 @@ from conduit.extensions import Extension
 from conduit.settings import Settings
 
 log = logging.getLogger("conduit.storage.database")
+
+#: Requests served by the read engine: they never write (no view of theirs commits).
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 #: Stable constraint names, so that Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -75,14 +78,17 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _postgres_connect_args(settings: Settings) -> dict[str, Any]:
+def _postgres_connect_args(settings: Settings, statement_timeout_ms: int) -> dict[str, Any]:
     args: dict[str, Any] = {"connect_timeout": settings.db_connect_timeout, "application_name": "conduit"}
-    if settings.db_statement_timeout_ms:  # a startup option: 0 sends none (PgBouncer refuses "options")
-        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    if statement_timeout_ms:  # a startup option: 0 sends none (PgBouncer refuses "options")
+        args["options"] = f"-c statement_timeout={statement_timeout_ms}"
     return args
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, *, reads: bool = False) -> Engine:
+    """The engine for writes, the CLI and migrations; with *reads*, the one for GET and HEAD requests
+    on PostgreSQL: its own pool, whose connections start with DB_READ_STATEMENT_TIMEOUT_MS (a startup
+    option, so no ``SET`` per request) and run in autocommit (no ``BEGIN``, no closing ``ROLLBACK``)."""
     url = settings.database_url
     # SQL parameters hold password hashes, e-mails and bodies: outside development an error message (and
     # so a traceback in the log or Sentry) shows the statement without them.
@@ -92,19 +98,47 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 5}, hide_parameters=hide)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
+        timeout = settings.db_statement_timeout_ms
+        if reads and settings.db_read_statement_timeout_ms:
+            timeout = settings.db_read_statement_timeout_ms
         engine = create_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
+            # Reads do not ping: a dead connection fails their statement, which ReadSession runs again
+            # on a new one (the whole pool is recycled at the first disconnect). Writes ping: a write
+            # cannot be replayed blindly.
+            pool_pre_ping=not reads,
             pool_recycle=1800,
-            connect_args=_postgres_connect_args(settings),
+            connect_args=_postgres_connect_args(settings, timeout),
+            isolation_level="AUTOCOMMIT" if reads else None,
             hide_parameters=hide,
         )
     if settings.slow_query_ms:
         _log_slow_queries(engine, settings.slow_query_ms / 1000)
     return engine
+
+
+class ReadSession(Session):
+    """The session of a read request. Its connection is in autocommit, so each statement stands alone
+    and none writes: a statement that fails because the server dropped the connection (PostgreSQL
+    restarted, a failover) is run once more, on a new connection. This replaces ``pool_pre_ping``,
+    which cost a ``SELECT 1`` round trip before every request."""
+
+    def _execute_internal(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._execute_internal(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("read retried on a new connection: %s", str(exc.orig).splitlines()[0])
+            self.close()
+            return super()._execute_internal(*args, **kwargs)
+
+
+def _is_read_request() -> bool:
+    return has_request_context() and request.method in READ_METHODS
 
 
 def _log_slow_queries(engine: Engine, threshold: float) -> None:
@@ -124,35 +158,50 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        #: GET and HEAD requests' engine: the same as :attr:`engine` on SQLite (see :func:`make_engine`).
+        self.read_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
+        self._read_factory: sessionmaker[Session] | None = None
 
     def init_app(self, app: Flask, settings: Settings) -> None:
         self.engine = make_engine(settings)
+        self.read_engine = self.engine if settings.is_sqlite else make_engine(settings, reads=True)
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        read_class = Session if settings.is_sqlite else ReadSession
+        self._read_factory = sessionmaker(bind=self.read_engine, class_=read_class, expire_on_commit=False)
         DATABASE.install(app, self)
         app.teardown_appcontext(self._close_session)
 
     @property
+    def engines(self) -> list[Engine]:
+        """Every distinct engine (one on SQLite, two on PostgreSQL)."""
+        return list({id(engine): engine for engine in (self.engine, self.read_engine) if engine}.values())
+
+    @property
     def session(self) -> Session:
-        session: Session | None = g.get("_db_session")
+        reads = _is_read_request()
+        name = "_db_read_session" if reads else "_db_session"
+        session: Session | None = g.get(name)
         if session is None:
-            if self._factory is None:
+            factory = self._read_factory if reads else self._factory
+            if factory is None:
                 raise RuntimeError("Database.init_app() was not called")
-            session = self._factory()
-            g._db_session = session
+            session = factory()
+            setattr(g, name, session)
         return session
 
     def _close_session(self, _exc: BaseException | None) -> None:
-        session: Session | None = g.pop("_db_session", None)
-        if session is None:
-            return
-        try:
-            session.close()
-        except SQLAlchemyError as exc:
-            # The ROLLBACK of a connection the server has just dropped (PostgreSQL restarting): raised
-            # here, after the response is made, it would replace that response with gunicorn's HTML 500.
-            log.warning("closing the database session failed: %s", str(exc).splitlines()[0])
-            session.invalidate()
+        for name in ("_db_read_session", "_db_session"):
+            session: Session | None = g.pop(name, None)
+            if session is None:
+                continue
+            try:
+                session.close()
+            except SQLAlchemyError as exc:
+                # The ROLLBACK of a connection the server has just dropped (PostgreSQL restarting): raised
+                # here, after the response is made, it would replace that response with gunicorn's 500.
+                log.warning("closing the database session failed: %s", str(exc).splitlines()[0])
+                session.invalidate()
 
     @contextmanager
     def standalone_session(self) -> Iterator[Session]:
@@ -163,8 +212,8 @@ class Database:
             yield session
 
     def dispose(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in self.engines:
+            engine.dispose()
 
 
 DATABASE: Extension[Database] = Extension("db")
