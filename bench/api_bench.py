@@ -170,7 +170,10 @@ def seed(o: Options, env: dict[str, str], workdir: Path) -> dict[str, int]:
     )
     if result.returncode != 0:
         raise BenchError(f"conduit seed failed (exit {result.returncode})")
-    line = result.stdout.strip().splitlines()[-1]
+    # "seed: 5 users, 12 follows, ..." (the line after it says how to sign in)
+    line = next(
+        text for text in result.stdout.splitlines() if text.startswith("seed: ") and text[6:7].isdigit()
+    )
     counts = {}
     for part in line.removeprefix("seed: ").split(", "):
         number, _, what = part.partition(" ")

@@ -381,7 +381,7 @@ def test_a_stopping_gunicorn_refuses_new_connections_instead_of_resetting_them(t
             else:
                 with conn:
                     try:
-                        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                         answered = conn.recv(16).startswith(b"HTTP/1.1 200")
                     except OSError:
                         answered = False

@@ -269,11 +269,11 @@ class SlowClients:
         for number in range(self.count):
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
             if number % 2:
-                head = f"GET /api/articles HTTP/1.1\r\nHost: x\r\nX-Slow-{number}: "
+                head = f"GET /api/articles HTTP/1.1\r\nHost: localhost\r\nX-Slow-{number}: "
                 sock.sendall(head.encode())
                 self.sockets.append((sock, b"a"))
             else:
-                head = "POST /api/articles HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                head = "POST /api/articles HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                 sock.sendall(f"{head}Content-Length: 100000\r\n\r\n".encode())
                 self.sockets.append((sock, b" "))
         return self

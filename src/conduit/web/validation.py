@@ -15,10 +15,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationError,
     field_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from conduit.storage.ids import MAX_ROW_ID, MIN_ROW_ID
@@ -73,6 +75,30 @@ class RequestModel(BaseModel):
         if _contains_nul(value):
             raise PydanticCustomError("nul_character", NUL_MESSAGE)
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The OpenAPI document states the rule too: every string property without a pattern of its own
+        gets one that excludes NUL, so clients (and schemathesis) know such a value is invalid."""
+        schema = handler(core_schema)
+        for prop in handler.resolve_ref_schema(schema).get("properties", {}).values():
+            _no_nul_pattern(prop)
+        return schema
+
+
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def _no_nul_pattern(schema: dict[str, Any]) -> None:
+    """Add :data:`NO_NUL_PATTERN` to a string schema (or each string branch of an anyOf, or array items)."""
+    for branch in schema.get("anyOf", []):
+        _no_nul_pattern(branch)
+    if isinstance(schema.get("items"), dict):
+        _no_nul_pattern(schema["items"])
+    if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:
+        schema["pattern"] = NO_NUL_PATTERN
 
 
 def _field_name(details: ErrorDetails) -> str:
