@@ -104,6 +104,11 @@ frontend-deps: $(FRONTEND_DEPS) ## Install the web UI's locked npm packages (nee
 frontend: $(FRONTEND_DEPS) | $(BIN)/python ## Rebuild the web UI (frontend/ -> src/conduit/static/, committed)
 	$(BIN)/python bin/build-frontend.py
 
+.PHONY: release
+release: ## Build dist/conduit-$VERSION.tar.gz from the tag VERSION (what deploy/ansible installs; never a branch)
+	@test -n "$(VERSION)" || { echo "make release: set VERSION to a tag, e.g. make release VERSION=v1.2.0"; exit 1; }
+	$(PYTHON) bin/release.py "$(VERSION)"
+
 .PHONY: check-deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)
 	bin/check-deploy
