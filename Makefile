@@ -44,7 +44,7 @@ run: $(MAIN_STAMP) ## Serve the API with gunicorn on http://127.0.0.1:$PORT (SQL
 	$(BIN)/conduit serve
 
 test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/provisioning
 
 lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict and bandit on src/, pip-audit of the locks
 	$(BIN)/ruff check src tests migrations bin deploy bench harness
@@ -112,6 +112,11 @@ release: ## Build dist/conduit-$VERSION.tar.gz from the tag VERSION (what deploy
 .PHONY: check-deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)
 	bin/check-deploy
+
+.PHONY: check-provisioning
+check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM, then a fleet under faults
+	bin/system-packages podman runc debootstrap
+	$(BIN)/python -m pytest -v -s tests/provisioning
 
 .PHONY: bench
 bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)

@@ -1,0 +1,105 @@
+"""Fixtures of the provisioning checks (``make check-provisioning``, issue 17): the test hosts' image and
+two pinned releases of this repository's HEAD, made the way a user makes them.
+
+The releases come from a throwaway clone: tag ``v0.0.0-check.1`` at HEAD, then an empty commit tagged
+``v0.0.0-check.2`` (a second release to roll out), each archived by ``bin/release.py``. The app code
+provisioned is therefore HEAD's, committed; the roles and playbooks are the working tree's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness import hosts, podman
+from tests.conftest import require_or_skip
+
+REPO = Path(__file__).resolve().parents[2]
+FIRST, SECOND = "v0.0.0-check.1", "v0.0.0-check.2"
+
+
+@dataclass(frozen=True)
+class Releases:
+    dist: Path
+    commits: dict[str, str]  # tag -> commit id
+
+    def archive_pattern(self) -> str:
+        return str(self.dist / "conduit-{{ conduit_version }}.tar.gz")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=check", "-c", "user.email=check@example.com", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    work = tmp_path_factory.mktemp("releases")
+    clone = work / "conduit"
+    git(work, "clone", "--quiet", str(REPO), str(clone))
+    git(clone, "tag", FIRST)
+    git(clone, "commit", "--quiet", "--allow-empty", "-m", "The second release of the provisioning check")
+    git(clone, "tag", SECOND)
+    dist = work / "dist"
+    for tag in (FIRST, SECOND):
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "bin" / "release.py"),
+                tag,
+                "--repo",
+                str(clone),
+                "--output",
+                str(dist),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return Releases(dist, {tag: git(clone, "rev-parse", tag) for tag in (FIRST, SECOND)})
+
+
+@pytest.fixture(scope="session")
+def host_image() -> str:
+    why = podman.missing()
+    if why:
+        require_or_skip(why)
+    if not hosts.ANSIBLE_PLAYBOOK.exists():
+        require_or_skip(f"no {hosts.ANSIBLE_PLAYBOOK} (make .venv/.installed-dev)")
+    if shutil.which("ssh-keygen") is None or shutil.which("ssh") is None:
+        require_or_skip("no OpenSSH client (bin/system-packages openssh-client)")
+    return hosts.host_image()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # Short: ssh's control sockets live under it (a unix socket path has at most 107 bytes).
+    base = Path(os.environ.get("CONDUIT_PROVISIONING_DIR", "/tmp"))
+    path = Path(tempfile.mkdtemp(prefix="cp-", dir=base))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def settings(releases: Releases, fleet: hosts.Fleet, version: str = FIRST) -> dict[str, object]:
+    """The inventory variables both scenarios share."""
+    return {
+        "conduit_version": version,
+        "conduit_release_archive": releases.archive_pattern(),
+        "conduit_domain": "localhost",
+        "conduit_workers": 2,
+        # The test's client reaches nginx through podman's port forwarding, i.e. from the network's
+        # gateway address: exempt from the rate limits, as a monitoring or load-test source would be.
+        "conduit_extra_env": {"RATE_LIMIT_EXEMPT": f"127.0.0.0/8,{fleet.gateway}"},
+    }
