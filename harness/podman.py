@@ -42,8 +42,10 @@ RECIPE_LABEL = "org.conduit.recipe"
 PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "iptables", "debootstrap", "catatonit")
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 #: The host's CA bundle goes into every Debian root: containers then trust what the host trusts (a
-#: TLS-inspecting proxy on the way to PyPI, for one).
+#: TLS-inspecting proxy on the way to PyPI, for one). The host's own CAs go to the root's
+#: /usr/local/share/ca-certificates too, so that they survive an update-ca-certificates in an image.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+HOST_LOCAL_CAS = Path("/usr/local/share/ca-certificates")
 #: Bump to rebuild every root (a change of how roots are made that the other inputs do not show).
 _ROOT_RECIPE_VERSION = "1"
 
@@ -142,7 +144,8 @@ def debian_root(
     """
     packages = sorted(set(include))
     ca = HOST_CA_BUNDLE.read_bytes() if HOST_CA_BUNDLE.is_file() else b""
-    recipe = recipe_hash(_ROOT_RECIPE_VERSION, "minbase", suite, mirror, ",".join(packages), ca)
+    local_cas = sorted(HOST_LOCAL_CAS.glob("*.crt")) if HOST_LOCAL_CAS.is_dir() else []
+    recipe = recipe_hash(_ROOT_RECIPE_VERSION, "minbase", suite, mirror, ",".join(packages), ca, *local_cas)
     roots = VAR / "roots"
     root = roots / f"{name}-{recipe}"
     if (root / ".conduit-root-complete").is_file():
@@ -172,6 +175,10 @@ def debian_root(
     if ca:
         (partial / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
         (partial / "etc/ssl/certs/ca-certificates.crt").write_bytes(ca)
+    for local_ca in local_cas:
+        target = partial / "usr/local/share/ca-certificates" / local_ca.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(local_ca.read_bytes())
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for item in (partial / cache).glob("*"):
             if item.is_file():
@@ -258,7 +265,8 @@ def build_image(
     """
     if image_recipe(image) == recipe:
         return False
-    args = ["build", "--tag", image, "--label", f"{RECIPE_LABEL}={recipe}", "--layers=false"]
+    # docker format: the OCI format has no HEALTHCHECK, and podman would drop the Dockerfile's.
+    args = ["build", "--format=docker", "--tag", image, "--label", f"{RECIPE_LABEL}={recipe}"]
     if no_cache:
         args.append("--no-cache")
     if file is not None:
