@@ -115,7 +115,7 @@ check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and A
 
 .PHONY: check-provisioning
 check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM, then a fleet under faults
-	bin/system-packages podman runc debootstrap
+	bin/system-packages podman runc netavark aardvark-dns iptables debootstrap catatonit openssh-client
 	$(BIN)/python -m pytest -v -s tests/provisioning
 
 .PHONY: bench

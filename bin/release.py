@@ -29,7 +29,10 @@ class ReleaseError(RuntimeError):
 
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(  # noqa: S603 (fixed program)
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+        ["git", "-C", str(repo), *args],  # noqa: S607 (git from PATH, like make)
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise ReleaseError(f"git {' '.join(args)}: {done.stderr.strip()}")

@@ -86,6 +86,7 @@ class Fleet:
     @classmethod
     @contextmanager
     def started(cls, workdir: Path, prefix: str = "conduit-hosts") -> Iterator[Fleet]:
+        workdir.mkdir(parents=True, exist_ok=True)
         with podman.network(prefix) as network:
             fleet = cls(network, workdir)
             subprocess.run(  # noqa: S603
@@ -237,6 +238,8 @@ def ansible_playbook(
         # ssh's control sockets under the run's folder: short paths, nothing shared with other runs
         ANSIBLE_SSH_CONTROL_PATH_DIR=str(inventory.parent / "cp"),
         ANSIBLE_LOCAL_TEMP=str(inventory.parent / "tmp"),
+        # the same output with a time stamp on each line: where the time goes
+        ANSIBLE_LOG_PATH=str(log.with_suffix(".timed.log")),
     )
     command = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "deploy" / "ansible" / playbook)]
     for key, value in (extra or {}).items():

@@ -8,12 +8,14 @@ provisioned is therefore HEAD's, committed; the roles and playbooks are the work
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,13 +85,82 @@ def host_image() -> str:
     return hosts.host_image()
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@dataclass
+class Scenario:
+    hosts: hosts.Fleet
+    inventory: Path
+    first: hosts.PlaybookRun
+
+    @property
+    def workdir(self) -> Path:
+        return self.inventory.parent
+
+
+#: The fleet's groups; the app hosts run gunicorn under supervisor (seed 002), the one VM under systemd.
+FLEET_GROUPS = {"lb": ["lb"], "app": ["app1", "app2"], "db": ["db"]}
+FLEET_APP_VARS = {"conduit_process_manager": "supervisor"}
+
+
+def write_fleet_inventory(path: Path, fleet: hosts.Fleet, releases: Releases, version: str) -> Path:
+    return hosts.write_inventory(
+        path, fleet, FLEET_GROUPS, settings(releases, fleet, version), {"app": FLEET_APP_VARS}
+    )
+
+
+VM_GROUPS = {"db": ["vm"], "app": ["vm"], "lb": ["vm"]}
+
+
+@dataclass
+class Provisioned:
+    vm: Scenario | None
+    fleet: Scenario | None
+
+
+@pytest.fixture(scope="session")
+def provisioned(request: pytest.FixtureRequest, host_image: str, releases: Releases) -> Iterator[Provisioned]:
+    """The selected scenarios' hosts (the one VM: test_vm.py, the fleet: test_fleet.py), provisioned by
+    site.yml at the same time (one ansible-playbook run each: their waits on apt and PyPI overlap). Every
+    host and network is removed at the end."""
+    modules = {item.path.stem for item in request.session.items}
     # Short: ssh's control sockets live under it (a unix socket path has at most 107 bytes).
-    base = Path(os.environ.get("CONDUIT_PROVISIONING_DIR", "/tmp"))
-    path = Path(tempfile.mkdtemp(prefix="cp-", dir=base))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    base = Path(tempfile.mkdtemp(prefix="cp-", dir=os.environ.get("CONDUIT_PROVISIONING_DIR", "/tmp")))
+    try:
+        with contextlib.ExitStack() as stack:
+            vm = fleet = None
+            if "test_vm" in modules:
+                vm = stack.enter_context(hosts.Fleet.started(base / "vm", prefix="conduit-vm"))
+                vm.add("vm", publish=(80,))
+            if "test_fleet" in modules:
+                fleet = stack.enter_context(hosts.Fleet.started(base / "fleet", prefix="conduit-fleet"))
+                fleet.add("lb", publish=(80,))
+                for name in ("app1", "app2", "db"):
+                    fleet.add(name)
+            runs: dict[str, tuple[hosts.Fleet, Path, Future[hosts.PlaybookRun]]] = {}
+            with ThreadPoolExecutor(2) as pool:
+                for name, machines in (("vm", vm), ("fleet", fleet)):
+                    if machines is None:
+                        continue
+                    machines.wait_ssh()
+                    inventory = base / name / "inventory.yml"
+                    if machines is vm:
+                        hosts.write_inventory(inventory, machines, VM_GROUPS, settings(releases, machines))
+                    else:
+                        write_fleet_inventory(inventory, machines, releases, FIRST)
+                    log = base / name / "site-1.log"
+                    runs[name] = (
+                        machines,
+                        inventory,
+                        pool.submit(hosts.ansible_playbook, inventory, "site.yml", log),
+                    )
+                scenarios = {
+                    name: Scenario(m, inventory, run.result()) for name, (m, inventory, run) in runs.items()
+                }
+            for name, scenario in scenarios.items():
+                first = scenario.first
+                print(f"\nPROVISIONING {name} first run: {first.seconds:.0f} s, recap {first.recap}")
+            yield Provisioned(scenarios.get("vm"), scenarios.get("fleet"))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def settings(releases: Releases, fleet: hosts.Fleet, version: str = FIRST) -> dict[str, object]:

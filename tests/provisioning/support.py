@@ -48,7 +48,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, step: float =
 
 
 def read_load(port: int, max_requests: int = 6000) -> Load:
-    """A steady read-only load (4 threads, a pause of 20 ms each), bounded in count; the caller bounds time."""
+    """A steady read-only load (4 threads, 20 ms pauses), bounded in count; the caller bounds time."""
     return Load(port, [], threads=4, pause=0.02, max_requests=max_requests, timeout=60)
 
 

@@ -6,20 +6,16 @@ back, a rolling release across the app hosts (release.yml), and a restart of the
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from harness import hosts
-from tests.provisioning.conftest import FIRST, SECOND, Releases, settings
+from tests.provisioning.conftest import SECOND, Provisioned, Releases, write_fleet_inventory
 from tests.provisioning.support import active, failed, get, read_load, ready, report, wait_for
 
 pytestmark = pytest.mark.slow
-GROUPS = {"lb": ["lb"], "app": ["app1", "app2"], "db": ["db"]}
-#: seed 002: the app hosts run gunicorn under supervisor (the one VM uses systemd)
-APP_VARS = {"conduit_process_manager": "supervisor"}
 ACCESS_LOG = "/var/log/nginx/conduit-access.log"
 #: how long one app host stays cut off
 CUT_OFF_SECONDS = 15
@@ -43,24 +39,15 @@ class Fleet:
         return self.hosts.run("lb", "cat", ACCESS_LOG).stdout.splitlines()
 
     def write_inventory(self, version: str) -> None:
-        hosts.write_inventory(
-            self.inventory, self.hosts, GROUPS, settings(self.releases, self.hosts, version), {"app": APP_VARS}
-        )
+        write_fleet_inventory(self.inventory, self.hosts, self.releases, version)
 
 
 @pytest.fixture(scope="module")
-def fleet(host_image: str, releases: Releases, workdir: Path) -> Iterator[Fleet]:
-    with hosts.Fleet.started(workdir, prefix="conduit-fleet") as machines:
-        machines.add("lb", publish=(80,))
-        for name in ("app1", "app2", "db"):
-            machines.add(name)
-        machines.wait_ssh()
-        result = Fleet(machines, workdir / "fleet.yml", workdir, releases)
-        result.write_inventory(FIRST)
-        run = hosts.ansible_playbook(result.inventory, "site.yml", workdir / "fleet-site-1.log")
-        print(f"\nPROVISIONING fleet first run: {run.seconds:.0f} s, recap {run.recap}")
-        assert run.returncode == 0, run.tail()
-        yield result
+def fleet(provisioned: Provisioned, releases: Releases) -> Fleet:
+    scenario = provisioned.fleet
+    assert scenario is not None
+    assert scenario.first.returncode == 0, scenario.first.tail()
+    return Fleet(scenario.hosts, scenario.inventory, scenario.workdir, releases)
 
 
 def reachable(fleet: Fleet, source: str, address: str, port: int) -> bool:
@@ -80,7 +67,10 @@ def test_the_fleet_is_provisioned_with_both_app_hosts_behind_nginx(fleet: Fleet)
         assert active(fleet.hosts, app, "supervisor") == {"supervisor": "active"}
         status = fleet.hosts.run(app, "supervisorctl", "status", "conduit").stdout
         assert "RUNNING" in status, status
-    assert active(fleet.hosts, "db", "postgresql", "redis-server") == {"postgresql": "active", "redis-server": "active"}
+    assert active(fleet.hosts, "db", "postgresql", "redis-server") == {
+        "postgresql": "active",
+        "redis-server": "active",
+    }
     assert active(fleet.hosts, "lb", "nginx") == {"nginx": "active"}
     # both app hosts answer through the balancer
     before = len(fleet.access_log_lines())
@@ -133,7 +123,7 @@ def test_a_rolling_release_fails_no_request(fleet: Fleet) -> None:
     load = read_load(fleet.port, max_requests=20000)
     with load.running():
         time.sleep(2)
-        run = hosts.ansible_playbook(fleet.inventory, "release.yml", fleet.workdir / "fleet-release.log")
+        run = hosts.ansible_playbook(fleet.inventory, "release.yml", fleet.workdir / "release.log")
         time.sleep(2)
     outcomes = load.outcomes
     line = report("fleet rolling release", outcomes, playbook_s=round(run.seconds), recap=run.recap)
@@ -142,7 +132,12 @@ def test_a_rolling_release_fails_no_request(fleet: Fleet) -> None:
     assert not failed(outcomes), line
     new = fleet.releases.commits[SECOND]
     for app in ("app1", "app2"):
-        health = fleet.hosts.run(app, "python3", "-c", "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/healthz').read().decode())")
+        health = fleet.hosts.run(
+            app,
+            "python3",
+            "-c",
+            "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/healthz').read().decode())",
+        )
         assert new in health.stdout, (app, health.stdout, health.stderr)
     assert get(fleet.port, "/readyz")[2]["revision"] == new
 
