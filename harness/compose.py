@@ -74,9 +74,7 @@ class Project:
         found = json.loads(podman.podman("inspect", *ids).stdout)
         if service is not None:
             found = [c for c in found if c["Config"]["Labels"].get("com.docker.compose.service") == service]
-        return sorted(
-            found, key=lambda c: int(c["Config"]["Labels"].get("com.docker.compose.container-number", 0))
-        )
+        return sorted(found, key=lambda c: int(c["Config"]["Labels"].get("com.docker.compose.container-number", 0)))
 
     def container(self, service: str, number: int = 1) -> str:
         for found in self.containers(service):
@@ -85,9 +83,7 @@ class Project:
         raise ComposeError(f"{self.name}: no container {number} of service {service}")
 
     def volume_dir(self, volume: str) -> Path:
-        mountpoint = podman.podman(
-            "volume", "inspect", "--format", "{{.Mountpoint}}", f"{self.name}_{volume}"
-        )
+        mountpoint = podman.podman("volume", "inspect", "--format", "{{.Mountpoint}}", f"{self.name}_{volume}")
         return Path(mountpoint.stdout.strip())
 
     def remove(self) -> None:
