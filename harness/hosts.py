@@ -61,6 +61,7 @@ class Host:
     container: str
     address: str  # on the fleet's network
     ssh_port: int = 0
+    mac: str = ""  # fixed, like a VM's NIC: a restarted host is not a new neighbour to the others
     published: dict[int, int] = field(default_factory=dict)  # container port -> 127.0.0.1 port
 
     def port(self, container_port: int) -> int:
@@ -78,7 +79,7 @@ class Fleet:
         subnet = podman.podman(
             "network", "inspect", network, "--format", "{{range .Subnets}}{{.Subnet}} {{end}}"
         ).stdout.split()[0]
-        self._addresses = iter(ipaddress.ip_network(subnet).hosts())
+        self._addresses = iter(ipaddress.IPv4Network(subnet).hosts())
         self.gateway = str(next(self._addresses))  # the host itself, as the containers see it
         for _ in range(8):  # leave the first few addresses to podman
             next(self._addresses)
@@ -102,7 +103,9 @@ class Fleet:
 
     def add(self, name: str, publish: tuple[int, ...] = ()) -> Host:
         """Start a host from the image: systemd as PID 1, this fleet's key for root, SSH on 127.0.0.1."""
-        host = Host(name, f"{self.network}-{name}", str(next(self._addresses)))
+        address = next(self._addresses)
+        mac = "02:" + ":".join(f"{byte:02x}" for byte in address.packed) + ":01"
+        host = Host(name, f"{self.network}-{name}", str(address), mac=mac)
         args = [
             "run",
             "--detach",
@@ -115,6 +118,8 @@ class Fleet:
             self.network,
             "--ip",
             host.address,
+            "--mac-address",
+            host.mac,
             # nftables in the host's own network namespace, as on a VM (the firewall role loads rules).
             "--cap-add",
             "NET_ADMIN",
@@ -163,7 +168,16 @@ class Fleet:
 
     def connect(self, name: str) -> None:
         host = self.hosts[name]
-        podman.podman("network", "connect", "--ip", host.address, self.network, host.container)
+        podman.podman(
+            "network",
+            "connect",
+            "--ip",
+            host.address,
+            "--mac-address",
+            host.mac,
+            self.network,
+            host.container,
+        )
 
 
 def ssh_greets(port: int) -> bool:

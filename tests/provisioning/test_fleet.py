@@ -110,6 +110,7 @@ def test_an_app_host_cut_off_the_network_fails_no_get_and_rejoins(fleet: Fleet) 
     line = report(
         "fleet app host cut off",
         outcomes,
+        load,
         cut_at_s=round(cut, 1),
         reconnected_at_s=round(back, 1),
         rejoined_after_s=round(rejoined, 1),
@@ -120,15 +121,18 @@ def test_an_app_host_cut_off_the_network_fails_no_get_and_rejoins(fleet: Fleet) 
 
 def test_a_rolling_release_fails_no_request(fleet: Fleet) -> None:
     fleet.write_inventory(SECOND)
-    load = read_load(fleet.port, max_requests=20000)
+    # a slower load (2 threads, 100 ms pauses): the playbook runs for minutes, the count bound must outlast it
+    load = read_load(fleet.port, max_requests=40000, threads=2, pause=0.1)
     with load.running():
         time.sleep(2)
         run = hosts.ansible_playbook(fleet.inventory, "release.yml", fleet.workdir / "release.log")
+        finished = load.elapsed()
         time.sleep(2)
     outcomes = load.outcomes
-    line = report("fleet rolling release", outcomes, playbook_s=round(run.seconds), recap=run.recap)
+    line = report("fleet rolling release", outcomes, load, playbook_s=round(run.seconds), recap=run.recap)
     assert run.returncode == 0, run.tail()
     assert len(outcomes) > 100, line
+    assert max(o.started for o in outcomes) > finished, "the load ran until the release was done: " + line
     assert not failed(outcomes), line
     new = fleet.releases.commits[SECOND]
     for app in ("app1", "app2"):
@@ -165,6 +169,7 @@ def test_a_database_host_restart_gives_503_json_then_recovers_within_5_s(fleet: 
     line = report(
         "fleet db host restart",
         outcomes,
+        load,
         down_at_s=round(down, 1),
         db_ready_at_s=round(db_ready, 1),
         recovered_after_db_ready_s=round(recovery, 1),

@@ -101,6 +101,7 @@ def test_reload_and_restart_under_a_steady_read_load_fail_no_request(vm: VM) -> 
     line = report(
         "vm reload+restart",
         outcomes,
+        load,
         reload_at_s=round(reloaded, 1),
         restart_at_s=round(restarted, 1),
         ready_after_restart_s=round(back, 1),
