@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: help install run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "$(PYTHON) has no venv module: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
@@ -107,6 +107,14 @@ frontend: $(FRONTEND_DEPS) | $(BIN)/python ## Rebuild the web UI (frontend/ -> s
 .PHONY: check-deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)
 	bin/check-deploy
+
+# Debian packages of the container checks (harness/podman.py PACKAGES, and compose v1).
+CONTAINER_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap catatonit docker-compose
+
+.PHONY: check-containers
+check-containers: $(MAIN_STAMP) ## Build the image, run compose.yaml and the Kubernetes overlay in podman on stand-in images, check them through 127.0.0.1
+	bin/system-packages $(CONTAINER_PACKAGES)
+	$(BIN)/python bin/check-containers.py
 
 .PHONY: bench
 bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)
