@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: help install run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "$(PYTHON) has no venv module: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
@@ -113,9 +113,17 @@ release: ## Build dist/conduit-$VERSION.tar.gz from the tag VERSION (what deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)
 	bin/check-deploy
 
+# Debian packages of the container checks (harness/podman.py PACKAGES, and compose v1).
+CONTAINER_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap catatonit docker-compose
+
+.PHONY: check-containers
+check-containers: $(MAIN_STAMP) ## Build the image, run compose.yaml and the Kubernetes overlay in podman on stand-in images, check them through 127.0.0.1
+	bin/system-packages $(CONTAINER_PACKAGES)
+	$(BIN)/python bin/check-containers.py
+
 .PHONY: check-provisioning
 check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM, then a fleet under faults
-	bin/system-packages podman runc netavark aardvark-dns iptables debootstrap catatonit openssh-client
+	bin/system-packages $(CONTAINER_PACKAGES) openssh-client
 	$(BIN)/python -m pytest -v -s tests/provisioning
 
 .PHONY: bench

@@ -40,12 +40,21 @@ class Project:
         if program is None:
             raise ComposeError("docker-compose is not installed (bin/system-packages docker-compose)")
         # An empty --env-file: a developer's .env never changes what the check runs.
-        return [program, "--project-name", self.name, "--file", str(COMPOSE_FILE), "--env-file",
-                str(self._empty_env), *args]  # fmt: skip
+        return [
+            program,
+            "--project-name",
+            self.name,
+            "--file",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(self._empty_env),
+            *args,
+        ]
 
     def env(self) -> dict[str, str]:
-        return podman.env({"DOCKER_HOST": self.service.docker_host, "COMPOSE_HTTP_TIMEOUT": "300",
-                           **self.variables})  # fmt: skip
+        return podman.env(
+            {"DOCKER_HOST": self.service.docker_host, "COMPOSE_HTTP_TIMEOUT": "300", **self.variables}
+        )
 
     def run(self, *args: str, timeout: float = 600) -> str:
         """``docker-compose ARGS`` to completion; its combined output, or ComposeError."""
@@ -53,9 +62,14 @@ class Project:
         self._empty_env.write_text("")
         try:
             done = subprocess.run(  # noqa: S603 (docker-compose, arguments from the harness)
-                self.command(*args), env=self.env(), capture_output=True, text=True, timeout=timeout,
-                check=False, cwd=podman.REPO,
-            )  # fmt: skip
+                self.command(*args),
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                cwd=podman.REPO,
+            )
         except subprocess.TimeoutExpired as exc:
             raise ComposeError(f"docker-compose {' '.join(args)}: not done after {timeout:g} s") from exc
         output = done.stdout + done.stderr
@@ -74,7 +88,9 @@ class Project:
         found = json.loads(podman.podman("inspect", *ids).stdout)
         if service is not None:
             found = [c for c in found if c["Config"]["Labels"].get("com.docker.compose.service") == service]
-        return sorted(found, key=lambda c: int(c["Config"]["Labels"].get("com.docker.compose.container-number", 0)))
+        return sorted(
+            found, key=lambda c: int(c["Config"]["Labels"].get("com.docker.compose.container-number", 0))
+        )
 
     def container(self, service: str, number: int = 1) -> str:
         for found in self.containers(service):
@@ -83,7 +99,9 @@ class Project:
         raise ComposeError(f"{self.name}: no container {number} of service {service}")
 
     def volume_dir(self, volume: str) -> Path:
-        mountpoint = podman.podman("volume", "inspect", "--format", "{{.Mountpoint}}", f"{self.name}_{volume}")
+        mountpoint = podman.podman(
+            "volume", "inspect", "--format", "{{.Mountpoint}}", f"{self.name}_{volume}"
+        )
         return Path(mountpoint.stdout.strip())
 
     def remove(self) -> None:

@@ -11,7 +11,9 @@ from harness import podman
 RECIPES = Path(__file__).with_name("standins")
 BASE = "localhost/conduit-test/debian:bookworm"
 NAMES = ("python", "nginx", "postgres", "redis", "prometheus")
-BASE_CHANGES = ('CMD ["/bin/bash"]',)
+#: An imported root has no image configuration: PATH as Debian's and the official images' (podman kube
+#: play, unlike podman run, adds none).
+BASE_CHANGES = ("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 'CMD ["/bin/bash"]')
 
 
 def image(name: str) -> str:

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from harness import podman
+from harness import podman, standins
 from tests.conftest import require_or_skip
 
 pytestmark = pytest.mark.slow
 
-BASE = "localhost/conduit-test/debian:bookworm"
+BASE = standins.BASE
 # A one-line TCP server in the minbase root (perl-base is part of it): answers "hello" to each connection.
 PERL_SERVER = (
     "use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalPort => 8000, Listen => 5, ReuseAddr => 1)"
@@ -29,7 +29,7 @@ def base_image() -> str:
     reason = podman.missing()
     if reason:
         require_or_skip(reason)
-    podman.debian_image(BASE, changes=['CMD ["/bin/bash"]'])
+    podman.debian_image(BASE, changes=standins.BASE_CHANGES)
     return BASE
 
 
@@ -42,7 +42,7 @@ def test_podman_runs_with_the_projects_configuration(base_image: str) -> None:
 
 def test_debian_image_is_rebuilt_only_when_its_recipe_changes(base_image: str) -> None:
     before = podman.podman("image", "inspect", "--format", "{{.Id}}", base_image).stdout
-    recipe = podman.debian_image(base_image, changes=['CMD ["/bin/bash"]'])
+    recipe = podman.debian_image(base_image, changes=standins.BASE_CHANGES)
     assert podman.image_recipe(base_image) == recipe
     assert podman.podman("image", "inspect", "--format", "{{.Id}}", base_image).stdout == before
     assert podman.recipe_hash("a", "b") != podman.recipe_hash("ab")
