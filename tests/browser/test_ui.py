@@ -13,8 +13,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Site, Tab
-from tests.integration.support import http_request
+from harness.net import http_request
+from tests.support.browser import Site, Tab
 
 pytestmark = pytest.mark.slow
 

@@ -168,7 +168,8 @@ def settings(releases: Releases, fleet: hosts.Fleet, version: str = FIRST) -> di
     return {
         "conduit_version": version,
         "conduit_release_archive": releases.archive_pattern(),
-        "conduit_domain": "localhost",
+        # nginx answers only its server_name (any other Host: 444); the test's requests name 127.0.0.1
+        "conduit_domain": "127.0.0.1",
         "conduit_workers": 2,
         # The test's client reaches nginx through podman's port forwarding, i.e. from the network's
         # gateway address: exempt from the rate limits, as a monitoring or load-test source would be.
