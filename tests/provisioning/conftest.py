@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness import hosts, podman
-from tests.conftest import require_or_skip
+from tests.support.skips import require_or_skip
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST, SECOND = "v0.0.0-check.1", "v0.0.0-check.2"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness import hosts
-from tests.integration.load import Load, Outcome, summary
+from tests.support.load import Load, Outcome, summary
 
 
 def get(
