@@ -79,7 +79,7 @@ SYSTEM_VENV := .venv-system
 .PHONY: test-system-python
 test-system-python: ## The API and unit tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
 	$(MAKE) --no-print-directory VENV=$(SYSTEM_VENV) PYTHON=$(SYSTEM_PYTHON) $(SYSTEM_VENV)/.installed-test
-	$(SYSTEM_VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/browser --ignore=tests/bench
+	$(SYSTEM_VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/browser --ignore=tests/bench --ignore=tests/provisioning
 	$(SYSTEM_VENV)/bin/python -m pytest -q tests/integration/test_make_run.py
 
 conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
