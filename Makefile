@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: help install run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "$(PYTHON) has no venv module: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
@@ -122,6 +122,18 @@ frontend: $(FRONTEND_DEPS) | $(BIN)/python ## Rebuild the web UI (frontend/ -> s
 release: ## Build dist/conduit-$VERSION.tar.gz from the tag VERSION (what deploy/ansible installs; never a branch)
 	@test -n "$(VERSION)" || { echo "make release: set VERSION to a tag, e.g. make release VERSION=v1.2.0"; exit 1; }
 	$(PYTHON) bin/release.py "$(VERSION)"
+
+E2E_DEPS := e2e/node_modules/.package-lock.json
+
+$(E2E_DEPS): e2e/package-lock.json
+	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+
+.PHONY: e2e e2e-deps
+e2e-deps: $(E2E_DEPS) ## Install @playwright/test for `make e2e` (npm, locked in e2e/package-lock.json; no browser download)
+
+e2e: $(MAIN_STAMP) $(E2E_DEPS) ## The official RealWorld browser suite, unchanged, in Chromium against gunicorn and the nginx stack (bin/e2e.py)
+	bin/system-packages chromium nginx openssl redis-server
+	$(BIN)/python bin/e2e.py
 
 .PHONY: check-deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from conduit.edge.headers import UI_POLICY
 from conduit.ops.nginx_config import STATIC_ROOT
 from tests.support.databases import get_db_of, make_app, migrated_sqlite_url
 from tests.support.servers import REPO
@@ -134,4 +135,31 @@ def test_flask_lets_browsers_keep_fingerprinted_assets(assets_client: FlaskClien
     missing = assets_client.get("/static/assets/main.000000000000.js")
     assert missing.status_code == 404
     assert "immutable" not in missing.headers.get("Cache-Control", "")
-    assert assets_client.get("/no/such/page").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/no/such/page", "/profile/a/b/c", "/static/assets/main.000000000000.js", "/favicon.ico", "/apix"],
+)
+def test_flask_answers_an_unknown_page_with_the_ui_and_404(assets_client: FlaskClient, path: str) -> None:
+    for method in ("GET", "HEAD"):
+        response = assets_client.open(path, method=method)
+        assert response.status_code == 404
+        assert response.mimetype == "text/html"
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert response.headers["Content-Security-Policy"] == UI_POLICY
+    assert assets_client.get(path).data == (STATIC_ROOT / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/no/such/thing"), ("GET", "/api"), ("HEAD", "/api/nowhere"), ("POST", "/no/such/page")],
+)
+def test_flask_keeps_the_json_404_for_api_paths_and_non_page_requests(
+    assets_client: FlaskClient, method: str, path: str
+) -> None:
+    response = assets_client.open(path, method=method)
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    if method != "HEAD":
+        assert response.get_json() == {"errors": {"route": [f"no route matches {method} {path}"]}}

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from conduit.edge.headers import UI_POLICY
 from conduit.ops.nginx_config import (
     STATIC_ROOT,
     NginxTarget,
@@ -104,7 +105,28 @@ def test_static_files_come_precompressed_with_cache_headers(stack: Stack) -> Non
     deep_link = stack.request("GET", "/article/some-slug")
     assert (deep_link.status, deep_link.body) == (200, page.body)
     assert deep_link.headers["Cache-Control"] == "no-cache"
-    assert stack.request("GET", "/no/such/page").status == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/no/such/page", "/profile/a/b/c", "/static/assets/main.000000000000.js", "/assets/", "/apix"]
+)
+def test_nginx_answers_an_unknown_page_with_the_ui_and_404(stack: Stack, path: str) -> None:
+    answer = stack.request("GET", path, headers={"Accept-Encoding": "gzip"})
+    assert answer.status == 404
+    assert answer.headers["Content-Type"] == "text/html"
+    assert answer.headers["Cache-Control"] == "no-cache"
+    assert answer.headers["Content-Security-Policy"] == UI_POLICY
+    body = gzip.decompress(answer.body) if answer.headers.get("Content-Encoding") == "gzip" else answer.body
+    assert body == (STATIC_ROOT / "index.html").read_bytes()
+    assert stack.request("HEAD", path).status == 404
+
+
+@pytest.mark.parametrize("path", ["/api/no/such/thing", "/api/profiles/a/b/c"])
+def test_nginx_passes_the_apis_json_404_through(stack: Stack, path: str) -> None:
+    answer = stack.request("GET", path)
+    assert answer.status == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"errors": {"route": [f"no route matches GET {path}"]}}
 
 
 def register(stack: Stack, name: str) -> str:

@@ -314,7 +314,7 @@ def test_serves_the_api_over_the_uwsgi_protocol(uwsgi_server: Uwsgi) -> None:
 
     taken = uwsgi_server.call("POST", "/api/users", user)
     assert taken.status == 409
-    missing = uwsgi_server.call("GET", "/no/such/route")
+    missing = uwsgi_server.call("GET", "/api/no/such/route")
     assert missing.status == 404
     assert missing.headers["Content-Type"].startswith("application/json")
 

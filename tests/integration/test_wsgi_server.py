@@ -48,7 +48,7 @@ def test_serves_the_api(gunicorn_server: Server) -> None:
     assert me.status == 200
     assert me.json()["user"]["username"] == "gina"
 
-    missing = gunicorn_server.request("GET", "/no/such/route")
+    missing = gunicorn_server.request("GET", "/api/no/such/route")
     assert missing.status == 404
     assert missing.headers["Content-Type"].startswith("application/json")
 

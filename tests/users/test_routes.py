@@ -372,7 +372,16 @@ def test_update_without_the_envelope_is_422(client: FlaskClient, alice: Account)
     assert_errors(response, 422, {"user": [BLANK]})
 
 
-@pytest.mark.parametrize("image", ["ftp://example.com/a.png", "example.com/a.png", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ftp://example.com/a.png",
+        "example.com/a.png",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "data:image/png;base64,iVBORw0KGgo=",
+    ],
+)
 def test_update_requires_the_image_to_be_an_http_url(client: FlaskClient, alice: Account, image: str) -> None:
     assert_errors(put_user(client, alice, image=image), 422, {"image": ["must be an http(s) URL"]})
     assert current_user(client, alice)["image"] is None

@@ -74,8 +74,9 @@ def error_body(response: TestResponse, status: int) -> dict[str, list[str]]:
 # --- routing --------------------------------------------------------------------------------------
 
 
-# "/" is the web UI's page (tests/browser/test_assets.py); other paths outside the API stay 404s.
-@pytest.mark.parametrize("path", ["/nope", "/api/nope", "/api/articles/a/b/c/d", "/api/", "/article"])
+# A path outside the API is the web UI, and its 404 page when the UI has no such route
+# (tests/browser/test_assets.py); the API's unknown routes are JSON 404s.
+@pytest.mark.parametrize("path", ["/api/nope", "/api/articles/a/b/c/d", "/api/", "/api"])
 def test_unknown_route_is_a_json_404(client: FlaskClient, path: str) -> None:
     errors = error_body(client.get(path), 404)
     assert list(errors) == ["route"]
@@ -93,8 +94,8 @@ def test_unknown_route_is_a_404_whatever_the_body(client: FlaskClient) -> None:
     assert "route" in error_body(response, 404)
 
 
-def test_head_of_unknown_route_has_no_html(client: FlaskClient) -> None:
-    response = client.head("/nope")
+def test_head_of_unknown_api_route_has_no_html(client: FlaskClient) -> None:
+    response = client.head("/api/nope")
     assert response.status_code == 404
     assert response.mimetype == "application/json"
 
@@ -358,6 +359,7 @@ def test_unreachable_database_with_a_valid_token(fresh_app: MakeApp) -> None:
 
 
 def test_unreachable_database_still_answers_client_errors(unreachable_client: FlaskClient) -> None:
-    error_body(unreachable_client.get("/nope"), 404)
+    error_body(unreachable_client.get("/api/nope"), 404)
+    assert unreachable_client.get("/nope").status_code == 404  # the UI's 404 page needs no database
     error_body(unreachable_client.get("/api/user"), 401)
     error_body(unreachable_client.post("/api/users", data="{", content_type="application/json"), 422)

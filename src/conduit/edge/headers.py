@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-#: The single-page web UI: its own scripts, styles and images only; ``data:`` images for inline SVG icons.
+#: The single-page web UI: its own scripts and styles only; images also from ``data:`` (inline SVG icons)
+#: and any https site (users' avatars and article images; docs/decisions.md says why).
 UI_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 #: Swagger UI at /api/docs/swagger: the bundle and our init script are files; Swagger UI sets styles
 #: through the DOM and renders its icons as data: images.

@@ -47,7 +47,7 @@ def unauthorized(message: str = "is missing") -> ApiError:
     return ApiError(401, {"token": [message]}, {"WWW-Authenticate": 'Token realm="conduit"'})
 
 
-def _http_error(exc: HTTPException) -> Response:
+def http_error(exc: HTTPException) -> Response:
     if isinstance(exc.response, Response):  # abort(response): a validation error already shaped by us
         return exc.response
     status = exc.code or 500
@@ -94,5 +94,5 @@ def _api_error(exc: ApiError) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, _unexpected)
