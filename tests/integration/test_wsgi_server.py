@@ -107,7 +107,7 @@ def test_serves_the_api(server: Server) -> None:
 
     ready = server.request("GET", "/readyz")
     assert ready.status == 200
-    assert ready.json()["checks"] == {"database": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok"}
 
     user = {"user": {"username": "gina", "email": "gina@example.com", "password": "password123"}}
     created = server.request("POST", "/api/users", user)
