@@ -207,7 +207,7 @@ def readiness_before_migrate(report: Report, run: ComposeRun) -> None:
     with report.check(
         "db + redis up; a read-only app container before migrate: /readyz 503 (schema)"
     ) as figures:
-        with compose.HealthDriver(project, interval=2):
+        with compose.HealthDriver(project):
             project.run("up", "-d", "db", "redis")
             wait_for("db and redis healthy", lambda: _healthy(project, ("db", "redis")), 120)
         network = f"{project.name}_backend"
@@ -250,6 +250,19 @@ def readiness_before_migrate(report: Report, run: ComposeRun) -> None:
         figures.append(f"/healthz 200 after {took:.1f} s; /readyz 503 {json.dumps(body['errors'])}")
 
 
+def timeline(project: compose.Project, since: float) -> str:
+    """When each container started (and the one-shot ones finished), in seconds after ``since``."""
+    events = []
+    for container in project.containers():
+        name = container["Name"].removeprefix(project.name + "_")
+        started = compose.timestamp(container["State"]["StartedAt"]) - since
+        events.append((started, f"{name} +{started:.0f}s"))
+        if container["State"]["Status"] == "exited":
+            finished = compose.timestamp(container["State"]["FinishedAt"]) - since
+            events.append((finished, f"{name} done +{finished:.0f}s"))
+    return ", ".join(text for _, text in sorted(events))
+
+
 def _healthy(project: compose.Project, services: tuple[str, ...]) -> bool:
     states = [c["State"].get("Health", {}).get("Status") for s in services for c in project.containers(s)]
     return bool(states) and all(state == "healthy" for state in states)
@@ -260,10 +273,13 @@ def compose_up(report: Report, run: ComposeRun) -> None:
     with report.check(
         "docker-compose up -d (compose.yaml unchanged, healthchecks run by the harness)"
     ) as figures:
-        with compose.HealthDriver(project, interval=2) as driver:
-            project.run("up", "-d", timeout=900)
+        began = time.time()
+        with compose.HealthDriver(project) as driver:
+            print(project.run("up", "-d", timeout=900))
         states = {c["Name"]: c["State"]["Status"] for c in project.containers()}
-        figures.append(f"{len(states)} containers, {driver.runs} healthcheck runs during up")
+        figures.append(
+            f"{len(states)} containers, {driver.runs} healthcheck runs during up; {timeline(project, began)}"
+        )
         expect(states.get(project.container("nginx")) == "running", f"states: {states}")
 
 
@@ -284,24 +300,15 @@ def migrate_once_before_replicas(report: Report, run: ComposeRun) -> None:
         replicas = project.containers("app")
         expect(len(replicas) == 2, f"{len(replicas)} app replicas")
         starts = [c["State"]["StartedAt"] for c in replicas]
-        expect(all(_ts(start) >= _ts(finished) for start in starts), f"migrate {finished}, replicas {starts}")
-        lead = min(_ts(start) for start in starts) - _ts(finished)
+        expect(
+            all(compose.timestamp(start) >= compose.timestamp(finished) for start in starts),
+            f"migrate {finished}, replicas {starts}",
+        )
+        lead = min(compose.timestamp(start) for start in starts) - compose.timestamp(finished)
         figures.append(
             f"1 migrate container, exit 0, 'migrated the database from empty to {run.head}'; "
             f"the first replica started {lead:.1f} s after it finished"
         )
-
-
-def _ts(stamp: str) -> float:
-    """podman's RFC 3339 timestamps with nanoseconds, as seconds."""
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp)
-    if match is None:
-        raise ValueError(f"not a timestamp: {stamp}")
-    from datetime import datetime
-
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
-    whole = datetime.fromisoformat(match.group(1) + zone).timestamp()
-    return whole + float("0" + (match.group(2) or ".0"))
 
 
 def healthchecks_healthy(report: Report, run: ComposeRun) -> None:
@@ -523,7 +530,7 @@ def stop_database(report: Report, run: ComposeRun) -> None:
         body = reply.json()
         expect("errors" in body, f"503 without errors: {reply}")
         articles = http(run.base, "GET", "/api/articles")
-        with compose.HealthDriver(project, interval=2):
+        with compose.HealthDriver(project):
             project.run("start", "db")
             wait_for("db healthy again", lambda: _healthy(project, ("db",)), 120)
             back_at = time.monotonic()
@@ -552,14 +559,18 @@ def stop_database(report: Report, run: ComposeRun) -> None:
 def down_up_keeps_data(report: Report, run: ComposeRun) -> None:
     project = run.project
     with report.check("docker-compose down, then up: accounts and articles kept") as figures:
-        project.run("down", "--timeout", "20", timeout=300)
+        down_began = time.monotonic()
+        print(project.run("down", "--timeout", "20", timeout=300))
+        down_took = time.monotonic() - down_began
         left = project.containers()
         expect(not left, f"containers left after down: {[c['Name'] for c in left]}")
         began = time.monotonic()
-        with compose.HealthDriver(project, interval=2):
-            project.run("up", "-d", timeout=900)
+        began_wall = time.time()
+        with compose.HealthDriver(project):
+            print(project.run("up", "-d", timeout=900))
         wait_for("/readyz 200 after up", lambda: http(run.base, "GET", "/readyz").status == 200, 60)
         up_took = time.monotonic() - began
+        up_timeline = timeline(project, began_wall)
         migrate_log = run.logs(project.container("migrate"))
         expect("nothing to do" in migrate_log, f"the second migrate: {migrate_log[-400:]}")
         login = http(
@@ -575,7 +586,10 @@ def down_up_keeps_data(report: Report, run: ComposeRun) -> None:
             and article.json()["article"]["author"]["username"] == run.account["username"],
             f"article after down/up: {article}",
         )
-        figures.append(f"up again in {up_took:.0f} s; migrate: nothing to do; login 200 and the article 200")
+        figures.append(
+            f"down in {down_took:.0f} s, up again in {up_took:.0f} s ({up_timeline}); "
+            "migrate: nothing to do; login 200 and the article 200"
+        )
 
 
 def compose_checks(report: Report, images: dict[str, str]) -> None:

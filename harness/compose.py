@@ -1,19 +1,21 @@
 """compose.yaml, run unchanged by Debian's docker-compose (1.29) against ``podman system service``.
 
 Podman runs no healthcheck on its own without systemd timers, so ``HealthDriver`` does what the timer
-would: ``podman healthcheck run`` on each running container of the project that has a healthcheck, every
-few seconds; ``depends_on: condition: service_healthy`` then works as with Docker.
+would: ``podman healthcheck run`` on each running container of the project that has a healthcheck, at its
+interval; ``depends_on: condition: service_healthy`` then works as with Docker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,33 +122,51 @@ class Project:
 
 
 class HealthDriver:
-    """Runs the healthchecks of a project's running containers every ``interval`` seconds (a thread)."""
+    """Runs the healthchecks of a project's running containers on their own schedule, as Docker's (or
+    systemd's) timer would: the first ``Interval`` after the container started, then every ``Interval``
+    (a thread polling every ``poll`` seconds). Faster would spend a check's ``Retries`` sooner than
+    Docker does, and a slow start would turn unhealthy here and not there."""
 
-    def __init__(self, project: Project, interval: float = 3) -> None:
+    def __init__(self, project: Project, poll: float = 1) -> None:
         self.project = project
-        self.interval = interval
+        self.poll = poll
         self.runs = 0
+        self._last: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="healthchecks", daemon=True)
 
+    def _checked(self) -> list[dict[str, Any]]:
+        return [
+            c
+            for c in self.project.containers()
+            if c["State"]["Status"] == "running" and c["Config"].get("Healthcheck")
+        ]
+
+    def _run(self, name: str) -> str:
+        podman.podman("healthcheck", "run", name, check=False, timeout=60)
+        self.runs += 1
+        state = podman.podman("inspect", "--format", "{{.State.Health.Status}}", name, check=False)
+        return state.stdout.strip() or "gone"
+
     def run_once(self) -> dict[str, str]:
-        """One round; ``{container: status}`` as podman reports it afterwards."""
-        statuses: dict[str, str] = {}
-        for container in self.project.containers():
-            if container["State"]["Status"] != "running" or not container["Config"].get("Healthcheck"):
-                continue
-            name = container["Name"]
-            podman.podman("healthcheck", "run", name, check=False, timeout=60)
-            self.runs += 1
-            state = podman.podman("inspect", "--format", "{{.State.Health.Status}}", name, check=False)
-            statuses[name] = state.stdout.strip() or "gone"
-        return statuses
+        """Run every healthcheck now (``podman healthcheck run``); ``{container: status}`` afterwards."""
+        return {c["Name"]: self._run(c["Name"]) for c in self._checked()}
+
+    def run_due(self) -> None:
+        now = time.time()
+        for container in self._checked():
+            interval = (container["Config"]["Healthcheck"].get("Interval") or 30_000_000_000) / 1e9
+            started = timestamp(container["State"]["StartedAt"])
+            last = self._last.get(container["Id"], 0.0)
+            if now >= max(started, last) + interval:
+                self._last[container["Id"]] = now
+                self._run(container["Name"])
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(podman.PodmanError):
-                self.run_once()
-            self._stop.wait(self.interval)
+                self.run_due()
+            self._stop.wait(self.poll)
 
     def __enter__(self) -> HealthDriver:
         self._thread.start()
@@ -155,6 +175,15 @@ class HealthDriver:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=120)
+
+
+def timestamp(stamp: str) -> float:
+    """podman's RFC 3339 time with nanoseconds (``2026-12-05T20:58:18.598132713Z``) in seconds."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp.strip())
+    if match is None:
+        raise ValueError(f"not a timestamp: {stamp!r}")
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return datetime.fromisoformat(match.group(1) + zone).timestamp() + float("0" + (match.group(2) or ".0"))
 
 
 @contextlib.contextmanager

@@ -214,7 +214,7 @@ def checks(check: Check, image: str, images: dict[str, str]) -> None:
                 )
 
             with check("kube: the migrate Job's command runs to completion first") as figures:
-                path = _yaml_file(work / "migrate.yaml", [migrate])
+                path = _yaml_file(work / "migrate.yaml", [app_docs[0], migrate])  # its ConfigMap too
                 played.append(path)
                 podman.podman("kube", "play", "--network", net, str(path), timeout=300)
                 container = f"{migrate['metadata']['name']}-migrate"

@@ -7,7 +7,8 @@ Every podman this module runs (``podman(...)``, ``ApiService``) gets ``CONTAINER
 - ``podman(*args)``: run podman; a failure raises ``PodmanError`` with podman's stderr.
 - ``debian_image(image, include=...)``: a Debian root made by ``debootstrap --variant=minbase`` (cached
   under ``var/podman/roots/``, keyed by a hash of its recipe), imported with ``podman import``. The image
-  carries the hash in its ``org.conduit.recipe`` label and is rebuilt only when the recipe changes.
+  carries the hash in its ``org.conduit.recipe`` label and is rebuilt only when the recipe changes
+  (``root_recipe``: that hash, computed without making the root).
 - ``build_image(image, context, recipe=...)``: ``podman build``, skipped while the image's label matches.
 - ``network(prefix)``: a podman network of the caller's own, removed (with its containers) on exit.
 - ``publish(port)``, ``published_port(container, port)``: container ports published on 127.0.0.1 only.
@@ -129,6 +130,14 @@ def image_recipe(image: str) -> str | None:
     return label.stdout.strip() or None
 
 
+def root_recipe(*, include: Iterable[str] = (), suite: str = "bookworm", mirror: str = DEBIAN_MIRROR) -> str:
+    """The recipe hash of ``debian_root(include=..., suite=..., mirror=...)``, without making it."""
+    ca = HOST_CA_BUNDLE.read_bytes() if HOST_CA_BUNDLE.is_file() else b""
+    local_cas = sorted(HOST_LOCAL_CAS.glob("*.crt")) if HOST_LOCAL_CAS.is_dir() else []
+    packages = ",".join(sorted(set(include)))
+    return recipe_hash(_ROOT_RECIPE_VERSION, "minbase", suite, mirror, packages, ca, *local_cas)
+
+
 def debian_root(
     name: str,
     *,
@@ -145,7 +154,7 @@ def debian_root(
     packages = sorted(set(include))
     ca = HOST_CA_BUNDLE.read_bytes() if HOST_CA_BUNDLE.is_file() else b""
     local_cas = sorted(HOST_LOCAL_CAS.glob("*.crt")) if HOST_LOCAL_CAS.is_dir() else []
-    recipe = recipe_hash(_ROOT_RECIPE_VERSION, "minbase", suite, mirror, ",".join(packages), ca, *local_cas)
+    recipe = root_recipe(include=packages, suite=suite, mirror=mirror)
     roots = VAR / "roots"
     root = roots / f"{name}-{recipe}"
     if (root / ".conduit-root-complete").is_file():
@@ -199,14 +208,16 @@ def debian_image(
     """A local image of ``debian_root`` (``podman import``), rebuilt only when its recipe changes.
 
     ``changes`` are ``podman import --change`` instructions (``CMD``, ``ENV``, ``ENTRYPOINT`` ...); they
-    are part of the recipe. Returns the recipe hash, which the image carries as its label.
+    are part of the recipe. Returns the recipe hash, which the image carries as its label. While the
+    image is current, no root is made (a fresh checkout with podman's store already filled).
     """
     changes = list(changes)
-    name = image.rsplit("/", 1)[-1].replace(":", "-")
-    root, root_recipe = debian_root(name, include=include, suite=suite, mirror=mirror)
-    recipe = recipe_hash(root_recipe, *changes)
+    include = sorted(set(include))
+    recipe = recipe_hash(root_recipe(include=include, suite=suite, mirror=mirror), *changes)
     if image_recipe(image) == recipe:
         return recipe
+    name = image.rsplit("/", 1)[-1].replace(":", "-")
+    root, _ = debian_root(name, include=include, suite=suite, mirror=mirror)
     args = ["import", "--change", f"LABEL {RECIPE_LABEL}={recipe}"]
     for change in changes:
         args += ["--change", change]

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,9 +41,13 @@ def test_podman_runs_with_the_projects_configuration(base_image: str) -> None:
     assert limits == ["8192", "4096"]  # harness/containers.conf's default_ulimits
 
 
-def test_debian_image_is_rebuilt_only_when_its_recipe_changes(base_image: str) -> None:
+def test_debian_image_is_rebuilt_only_when_its_recipe_changes(
+    base_image: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     before = podman.podman("image", "inspect", "--format", "{{.Id}}", base_image).stdout
+    monkeypatch.setattr(podman, "VAR", tmp_path)  # a fresh checkout: no root under var/
     recipe = podman.debian_image(base_image, changes=standins.BASE_CHANGES)
+    assert not (tmp_path / "roots").exists()  # the current image needed no debootstrap
     assert podman.image_recipe(base_image) == recipe
     assert podman.podman("image", "inspect", "--format", "{{.Id}}", base_image).stdout == before
     assert podman.recipe_hash("a", "b") != podman.recipe_hash("ab")
