@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: help install run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "$(PYTHON) has no venv module: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
@@ -55,7 +55,7 @@ dev: $(MAIN_STAMP) ## Serve like `make run`, in the development profile, restart
 	CONDUIT_ENV=development $(BIN)/conduit serve --reload --workers 1
 
 test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/provisioning
 
 lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict, vulture (dead code), bandit on src/, pip-audit of the locks
 	$(BIN)/ruff check src tests migrations bin deploy bench harness
@@ -79,7 +79,7 @@ SYSTEM_VENV := .venv-system
 .PHONY: test-system-python
 test-system-python: ## The API and unit tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
 	$(MAKE) --no-print-directory VENV=$(SYSTEM_VENV) PYTHON=$(SYSTEM_PYTHON) $(SYSTEM_VENV)/.installed-test
-	$(SYSTEM_VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/browser --ignore=tests/bench
+	$(SYSTEM_VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/browser --ignore=tests/bench --ignore=tests/provisioning
 	$(SYSTEM_VENV)/bin/python -m pytest -q tests/integration/test_make_run.py
 
 conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
@@ -118,6 +118,11 @@ frontend-deps: $(FRONTEND_DEPS) ## Install the web UI's locked npm packages (nee
 frontend: $(FRONTEND_DEPS) | $(BIN)/python ## Rebuild the web UI (frontend/ -> src/conduit/static/, committed)
 	$(BIN)/python bin/build-frontend.py
 
+.PHONY: release
+release: ## Build dist/conduit-$VERSION.tar.gz from the tag VERSION (what deploy/ansible installs; never a branch)
+	@test -n "$(VERSION)" || { echo "make release: set VERSION to a tag, e.g. make release VERSION=v1.2.0"; exit 1; }
+	$(PYTHON) bin/release.py "$(VERSION)"
+
 E2E_DEPS := e2e/node_modules/.package-lock.json
 
 $(E2E_DEPS): e2e/package-lock.json
@@ -133,6 +138,19 @@ e2e: $(MAIN_STAMP) $(E2E_DEPS) ## The official RealWorld browser suite, unchange
 .PHONY: check-deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)
 	bin/check-deploy
+
+# Debian packages of the container checks (harness/podman.py PACKAGES, and compose v1).
+CONTAINER_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap catatonit docker-compose
+
+.PHONY: check-containers
+check-containers: $(MAIN_STAMP) ## Build the image, run compose.yaml and the Kubernetes overlay in podman on stand-in images, check them through 127.0.0.1
+	bin/system-packages $(CONTAINER_PACKAGES)
+	$(BIN)/python bin/check-containers.py
+
+.PHONY: check-provisioning
+check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM, then a fleet under faults
+	bin/system-packages $(CONTAINER_PACKAGES) openssh-client
+	$(BIN)/python -m pytest -v -s tests/provisioning
 
 .PHONY: bench
 bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)

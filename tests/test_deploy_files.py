@@ -125,6 +125,15 @@ def test_images_are_pinned_and_postgres_keeps_its_data(compose: dict[str, Any]) 
     assert "pgdata" in compose["volumes"]
 
 
+def test_image_names_can_be_overridden_and_default_to_the_official_images(compose: dict[str, Any]) -> None:
+    """make check-containers swaps in stand-ins through these variables; users get the official images."""
+    official = {"nginx": "nginx", "db": "postgres", "redis": "redis", "prometheus": "prom/prometheus"}
+    for name, repository in official.items():
+        image = compose["services"][name]["image"]
+        variable = "POSTGRES_IMAGE" if name == "db" else f"{name.upper()}_IMAGE"
+        assert re.fullmatch(rf"\$\{{{variable}:-{re.escape(repository)}:v?\d+\.\d+[^}}]*\}}", image), image
+
+
 def test_secrets_are_required_from_the_environment() -> None:
     text = (REPO / "compose.yaml").read_text()
     for name in ("SECRET_KEY", "POSTGRES_PASSWORD"):

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     #: a request thread stuck on a query or a lock ends with a 503 instead of hanging (gthread workers
     #: are not killed by gunicorn's timeout). Migrations run without it.
     db_statement_timeout_ms: int = Field(default=20000, ge=0, le=3_600_000)
-    #: Milliseconds the readiness probe's ``SELECT 1`` may take.
+    #: Milliseconds the readiness probe's query (the schema revision) may take.
     readiness_timeout_ms: int = Field(default=1000, ge=50, le=30000)
     #: Log SQL statements that take longer than this many milliseconds (0 disables).
     slow_query_ms: int = Field(default=500, ge=0)

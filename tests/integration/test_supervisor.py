@@ -250,7 +250,7 @@ def test_serves_through_supervisor(supervisor: Supervisor) -> None:
     supervisor.wait_running()
     ready = http_request(supervisor.base_url, "GET", "/readyz")
     assert ready.status == 200
-    assert ready.json()["checks"] == {"database": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok"}
     assert re.search(r"^conduit\s+RUNNING\s+pid \d+", supervisor.status())
 
     # The PID supervisor signals is gunicorn's master itself: sh and `conduit serve` exec'd into it.

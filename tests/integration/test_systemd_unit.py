@@ -39,6 +39,7 @@ from tests.support.skips import require_or_skip
 pytestmark = pytest.mark.slow
 
 UNIT = REPO / "deploy" / "systemd" / "conduit.service"
+SOCKET_UNIT = REPO / "deploy" / "systemd" / "conduit.socket"
 
 
 def parse_unit(text: str) -> dict[str, dict[str, list[str]]]:
@@ -102,6 +103,11 @@ def test_unit_settings(unit: dict[str, dict[str, list[str]]]) -> None:
         assert one(unit, service, key) == value, key
     assert unit[service]["ReadWritePaths"]
     assert one(unit, "Install", "WantedBy") == "multi-user.target"
+    # systemd holds the listening socket across restarts (gunicorn takes it through LISTEN_FDS)
+    assert one(unit, "Unit", "Requires") == "conduit.socket"
+    socket_unit = parse_unit(SOCKET_UNIT.read_text())
+    assert one(socket_unit, "Socket", "ListenStream") == "127.0.0.1:8000"
+    assert one(socket_unit, "Install", "WantedBy") == "sockets.target"
 
 
 def systemd_analyze() -> str:
@@ -121,8 +127,14 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     tool = systemd_analyze()
     copy = tmp_path / "conduit.service"
     copy.write_text(substitute(UNIT.read_text(), {"/srv/conduit": str(app_directory(tmp_path))}))
+    socket_unit = tmp_path / "conduit.socket"  # the service requires it: verify finds it beside
+    socket_unit.write_text(SOCKET_UNIT.read_text())
     checked = subprocess.run(
-        [tool, "verify", "--man=no", str(copy)], capture_output=True, text=True, timeout=60, check=False
+        [tool, "verify", "--man=no", str(copy), str(socket_unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout + checked.stderr == ""

@@ -38,7 +38,7 @@ def test_serves_the_api(gunicorn_server: Server) -> None:
 
     ready = gunicorn_server.request("GET", "/readyz")
     assert ready.status == 200
-    assert ready.json()["checks"] == {"database": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok"}
 
     user = {"user": {"username": "gina", "email": "gina@example.com", "password": "password123"}}
     created = gunicorn_server.request("POST", "/api/users", user)

@@ -1,4 +1,5 @@
-"""Liveness (``/healthz``: no I/O at all) and readiness (``/readyz``: the database answers)."""
+"""Liveness (``/healthz``: no I/O at all) and readiness (``/readyz``: the database answers at the schema
+revision of the code)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 import conduit
+from conduit.observability.health import code_revisions
+from conduit.ops.cli import main as conduit_cli
 from conduit.storage import migrations as migrate
 from conduit.storage.database import get_db
 from tests.support.databases import get_db_of, make_app, postgres_database
@@ -94,8 +98,10 @@ def test_readyz_answers_ready(app: Flask, client: FlaskClient) -> None:
     assert response.mimetype == "application/json"
     body = response.get_json()
     assert body["status"] == "ready"
-    assert body["checks"] == {"database": "ok"}
-    assert any("SELECT 1" in statement for statement in statements)
+    assert body["checks"] == {"database": "ok", "schema": "ok"}
+    # One query, as when the probe was a SELECT 1: the schema check reads the revision instead.
+    queries = [statement for statement in statements if not statement.startswith("SET LOCAL")]
+    assert queries == ["SELECT version_num FROM alembic_version"]
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(unreachable_app: Flask) -> None:
@@ -146,3 +152,53 @@ def test_probes_accept_no_other_methods(client: FlaskClient) -> None:
         response = client.post(path)
         assert response.status_code == 405
         assert response.mimetype == "application/json"
+
+
+def test_readyz_follows_the_schema_until_conduit_deploy_ran(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Empty, behind, at head after `conduit deploy`, ahead (an older release on a newer schema)."""
+    head, known = code_revisions()
+    assert head in known
+    assert len(known) >= 2  # the "behind at an older revision" case below needs one
+    application = make_app(fresh_database_url)
+    client = application.test_client()
+    engine = sa.create_engine(fresh_database_url)
+    try:
+
+        def schema_error() -> str:
+            response = client.get("/readyz")
+            assert response.status_code == 503, response.get_json()
+            assert response.mimetype == "application/json"
+            assert int(response.headers["Retry-After"]) > 0
+            body = response.get_json()
+            assert body["status"] == "not ready"
+            assert body["checks"]["database"] == "ok"
+            assert list(body["errors"]) == ["schema"]
+            return f"{body['checks']['schema']}: {body['errors']['schema'][0]}"
+
+        empty = schema_error()
+        assert empty.startswith("behind: is behind: the database is at no revision (empty)")
+        assert f"this release needs {head}; run conduit deploy" in empty
+
+        first = sorted(known)[0]
+        migrate.upgrade(engine, first)
+        assert schema_error().startswith(f"behind: is behind: the database is at {first}, ")
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("CONDUIT_ENV", "testing")
+        monkeypatch.setenv("DATABASE_URL", fresh_database_url)
+        deployed = CliRunner().invoke(conduit_cli, ["deploy"])
+        assert deployed.exit_code == 0, deployed.output
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.get_json()
+        assert ready.get_json()["checks"] == {"database": "ok", "schema": "ok"}
+
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999_from_a_newer_release'"))
+        ahead = schema_error()
+        assert ahead.startswith("ahead: is ahead: the database is at 9999_from_a_newer_release, ")
+        assert "an older release is running against a newer schema" in ahead
+    finally:
+        engine.dispose()
+        get_db_of(application).dispose()

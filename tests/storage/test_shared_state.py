@@ -193,7 +193,7 @@ def test_without_redis_url_the_app_never_calls_redis(
 
         assert module.EXTENSION not in application.extensions
         assert ready.status_code == 200
-        assert ready.get_json()["checks"] == {"database": "ok"}
+        assert ready.get_json()["checks"] == {"database": "ok", "schema": "ok"}
         assert ready.get_json()["status"] == "ready"
     finally:
         get_db_of(application).dispose()

@@ -297,7 +297,7 @@ def test_readyz_reports_redis(client: FlaskClient) -> None:
     body = response.get_json()
     assert body.keys() >= {"version", "revision"}
     body = {key: value for key, value in body.items() if key not in ("version", "revision")}
-    assert body == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+    assert body == {"status": "ready", "checks": {"database": "ok", "schema": "ok", "redis": "ok"}}
 
 
 def test_tags_cache_seconds_zero_disables_the_cache(
@@ -334,7 +334,7 @@ def test_a_dead_redis_costs_only_the_cache(
         "version": conduit.__version__,
         "revision": "unknown",
         "status": "ready",
-        "checks": {"database": "ok", "redis": "unavailable"},
+        "checks": {"database": "ok", "schema": "ok", "redis": "unavailable"},
         "degraded": ["redis"],
     }
     assert "Retry-After" not in ready.headers
