@@ -18,7 +18,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 .PHONY: help install run test lint format conformance lock clean stack stack-down stack-status
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { echo "$(PYTHON) has no venv module: on Debian/Ubuntu run 'apt-get install python3-venv'"; exit 1; }
@@ -37,19 +37,31 @@ $(DEV_STAMP): requirements/dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@ $(MAIN_STAMP)
 
+# The runtime and pytest only: what the unit and API tests need (make test-system-python).
+$(VENV)/.installed-test: requirements/test.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/test.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@ $(MAIN_STAMP)
+
 install: $(MAIN_STAMP) ## Make .venv with the locked runtime dependencies and Conduit (what a server needs)
 
 run: $(MAIN_STAMP) ## Serve the API with gunicorn on http://127.0.0.1:$PORT (SQLite under var/ unless DATABASE_URL is set)
 	$(BIN)/conduit deploy
 	$(BIN)/conduit serve
 
+.PHONY: dev
+dev: $(MAIN_STAMP) ## Serve like `make run`, in the development profile, restarting the workers when a file changes
+	$(BIN)/conduit deploy
+	CONDUIT_ENV=development $(BIN)/conduit serve --reload --workers 1
+
 test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
 	$(BIN)/python -m pytest
 
-lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict and bandit on src/, pip-audit of the locks
+lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict, vulture (dead code), bandit on src/, pip-audit of the locks
 	$(BIN)/ruff check src tests migrations bin deploy bench harness
 	$(BIN)/ruff format --check src tests migrations bin deploy bench harness
 	$(BIN)/mypy
+	$(BIN)/vulture
 	$(BIN)/bandit --quiet --recursive --severity-level medium src
 	bin/audit-deps
 
@@ -65,9 +77,10 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 SYSTEM_VENV := .venv-system
 
 .PHONY: test-system-python
-test-system-python: ## The API tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
-	$(MAKE) --no-print-directory VENV=$(SYSTEM_VENV) PYTHON=$(SYSTEM_PYTHON) $(SYSTEM_VENV)/.installed-dev
-	$(SYSTEM_VENV)/bin/python -m pytest -q tests/api tests/integration/test_make_run.py
+test-system-python: ## The API and unit tests and a `make run` smoke on Debian's own python3 (a stock server's 3.11.2), in .venv-system
+	$(MAKE) --no-print-directory VENV=$(SYSTEM_VENV) PYTHON=$(SYSTEM_PYTHON) $(SYSTEM_VENV)/.installed-test
+	$(SYSTEM_VENV)/bin/python -m pytest -q --ignore=tests/integration --ignore=tests/browser --ignore=tests/bench
+	$(SYSTEM_VENV)/bin/python -m pytest -q tests/integration/test_make_run.py
 
 conformance: $(MAIN_STAMP) ## Run the official Hurl and Postman suites: gunicorn on SQLite and PostgreSQL, then the nginx stack
 	$(BIN)/python bin/conformance.py
@@ -80,6 +93,7 @@ UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --
 lock: $(DEV_STAMP) ## Re-resolve requirements/*.lock from pyproject.toml for every Python >= 3.11 (needs the package index)
 	$(UV_COMPILE) -o requirements/main.lock pyproject.toml requirements/build.in
 	$(UV_COMPILE) -o requirements/dev.lock --extra dev pyproject.toml requirements/build.in
+	$(UV_COMPILE) -o requirements/test.lock -c requirements/dev.lock pyproject.toml requirements/build.in requirements/test.in
 
 clean: ## Remove the virtualenv, caches and local databases
 	rm -rf $(VENV) $(SYSTEM_VENV) .pytest_cache .mypy_cache .ruff_cache var/*.db var/*.db-*
@@ -103,6 +117,18 @@ frontend-deps: $(FRONTEND_DEPS) ## Install the web UI's locked npm packages (nee
 
 frontend: $(FRONTEND_DEPS) | $(BIN)/python ## Rebuild the web UI (frontend/ -> src/conduit/static/, committed)
 	$(BIN)/python bin/build-frontend.py
+
+E2E_DEPS := e2e/node_modules/.package-lock.json
+
+$(E2E_DEPS): e2e/package-lock.json
+	cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+
+.PHONY: e2e e2e-deps
+e2e-deps: $(E2E_DEPS) ## Install @playwright/test for `make e2e` (npm, locked in e2e/package-lock.json; no browser download)
+
+e2e: $(MAIN_STAMP) $(E2E_DEPS) ## The official RealWorld browser suite, unchanged, in Chromium against gunicorn and the nginx stack (bin/e2e.py)
+	bin/system-packages chromium nginx openssl redis-server
+	$(BIN)/python bin/e2e.py
 
 .PHONY: check-deploy
 check-deploy: $(DEV_STAMP) ## Validate Docker, compose, Heroku, Kubernetes and Ansible files offline (bin/check-deploy)

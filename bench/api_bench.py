@@ -49,12 +49,10 @@ from worker_class import BIN, ROOT, BenchError, app_environment, http, load1, ru
 RESULTS_DIR = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "wrk" / "request.lua"
 PROTECTED_DATABASES = {"postgres", "test", "template0", "template1"}
-READER = "demo1@demo.conduit.test"
-WRITER = "demo2@demo.conduit.test"
+READER = "demo1@demo.example.com"
+WRITER = "demo2@demo.example.com"
 BENCH_TITLE = "Bench article %"
 ENDPOINTS = ("hello", "wsgi", "articles", "articles_auth", "feed", "article", "comments", "tags", "create")
-BASELINES = ("hello", "wsgi")
-LISTS = ("articles", "articles_auth", "feed")
 SCALING_ENDPOINTS = ("hello", "articles_auth", "article", "tags")
 
 log = logging.getLogger("bench")

@@ -24,7 +24,7 @@ LABELS = {
 Cell = tuple[str, str, int]  # path, endpoint, connections
 
 
-def cells(results: Any, server_prefix: str = "") -> dict[Cell, dict[str, float]]:
+def cells(results: Any) -> dict[Cell, dict[str, float]]:
     """The median of the repeats for each (path, endpoint, connections) of the main servers."""
     grouped: dict[Cell, list[Any]] = defaultdict(list)
     for run in results.runs:

@@ -23,17 +23,19 @@ class Probe:
 
 
 @contextmanager
-def _recording(engine: Any) -> Iterator[list[str]]:
+def _recording(engines: list[Any]) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def count_statements(
@@ -41,11 +43,13 @@ def count_statements(
 ) -> dict[str, dict[str, float]]:
     """For each probe, the mean and the largest number of statements of *samples* requests."""
     from conduit.app import create_app
+    from conduit.storage.database import DATABASE
 
     app = create_app(
         database_url=database_url, secret_key=secret_key, log_level="WARNING", log_requests=False
     )
-    engine = app.extensions["conduit.db"].engine
+    database = DATABASE.get(app)
+    engines = database.engines  # writes' and reads' (GET and HEAD run on their own pool)
     client = app.test_client()
     counts: dict[str, dict[str, float]] = {}
     for name, probe in probes.items():
@@ -53,7 +57,7 @@ def count_statements(
         seen = []
         for number in range(samples):
             path = probe.paths[number % len(probe.paths)]
-            with _recording(engine) as statements:
+            with _recording(engines) as statements:
                 response = client.open(path, method=probe.method, headers=headers, json=probe.body)
             if response.status_code >= 400:
                 raise RuntimeError(
@@ -61,5 +65,5 @@ def count_statements(
                 )
             seen.append(len(statements))
         counts[name] = {"mean": statistics.fmean(seen), "max": max(seen)}
-    engine.dispose()
+    database.dispose()
     return counts

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-READER = "demo1@demo.conduit.test"
+READER = "demo1@demo.example.com"
 
 
 def requests(slug: str, author: str, tag: str) -> dict[str, tuple[str, bool]]:
@@ -51,11 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import event
 
     from conduit.app import create_app
+    from conduit.storage.database import DATABASE
 
     app = create_app(
         database_url=args.database_url, secret_key="explain-" * 8, log_level="WARNING", log_requests=False
     )
-    engine = app.extensions["conduit.db"].engine
+    database = DATABASE.get(app)
+    engine = database.engine
+    assert engine is not None
+    engines = database.engines  # GET requests run on the read engine
     client = app.test_client()
     login = {"user": {"email": READER, "password": "password123"}}
     token = client.post("/api/users/login", json=login).get_json()["user"]["token"]
@@ -72,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, (path, auth) in requests(first["slug"], first["author"]["username"], tag).items():
         captured.clear()
-        event.listen(engine, "before_cursor_execute", record)
+        for each in engines:
+            event.listen(each, "before_cursor_execute", record)
         headers = {"Authorization": f"Token {token}"} if auth else {}
         status = client.get(path, headers=headers).status_code
-        event.remove(engine, "before_cursor_execute", record)
+        for each in engines:
+            event.remove(each, "before_cursor_execute", record)
         if status != 200:
             sys.stderr.write(f"{path} answered {status}\n")
             return 1
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {plan['Execution Time']:.2f} | {', '.join(scans) or '-'} |"
                 )
             conn.rollback()
-    engine.dispose()
+    database.dispose()
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-READER = "demo1@demo.conduit.test"
+READER = "demo1@demo.example.com"
 
 
 def main(argv: list[str] | None = None) -> int:

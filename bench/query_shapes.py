@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session
 from conduit.articles.models import Article, Favorite
 from conduit.articles.queries import ArticleFilter, _view, article_json, list_articles
 from conduit.profiles.models import Follow
+from conduit.storage.database import DATABASE
 from conduit.tags.models import ArticleTag, Tag
-from conduit.timestamps import iso_utc
 from conduit.users.models import User
+from conduit.web.timestamps import iso_utc
 
 Page = tuple[list[dict[str, Any]], int]
 Shape = Callable[[Session, int, int, int], Page]
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(
         database_url=args.database_url, secret_key="shapes-" * 10, log_level="WARNING", log_requests=False
     )
-    engine = app.extensions["conduit.db"].engine
+    engine = DATABASE.get(app).engine
     statements = 0
 
     def count(*_: Any) -> None:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = {"limit=20": (20, 0), "limit=100": (100, 0), "limit=20 offset=5000": (20, 5000)}
     out = ["| case | shape | statements | median ms | p90 ms |", "|---|---|--:|--:|--:|"]
     with app.app_context():
-        from conduit.db import session
+        from conduit.storage.database import session
 
         db = session()
         viewer = db.scalar(select(User.id).where(User.username == "demo1")) or 1

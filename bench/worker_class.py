@@ -59,7 +59,7 @@ RESULTS_DIR = ROOT / "bench" / "results"
 RESERVED_PORTS = {8000, 8001, 8002, 8080}  # make run / make stack
 START_TIMEOUT = 40.0
 STOP_TIMEOUT = 35.0  # above gunicorn's graceful_timeout (30 s)
-SEED_EMAIL = "demo1@demo.conduit.test"  # conduit seed names its accounts demo<N>@demo.conduit.test
+SEED_EMAIL = "demo1@demo.example.com"  # conduit seed names its accounts demo<N>@demo.example.com
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ENDPOINTS = {"articles": ("/api/articles?limit=20", True), "tags": ("/api/tags", False)}
 PATHS = ("nginx", "direct")
@@ -488,7 +488,7 @@ class Nginx:
 
 
 def start_nginx(nginx: str, app_port: int, prefix: Path) -> Nginx:
-    from conduit.nginx_config import (
+    from conduit.ops.nginx_config import (
         STATIC_ROOT,
         NginxTarget,
         StandaloneNginx,

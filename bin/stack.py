@@ -18,20 +18,26 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
+from conduit.ops.nginx_config import (
+    STATIC_ROOT,
+    NginxTarget,
+    StandaloneNginx,
+    worker_user_for,
+    write_standalone,
+)
 from conduit.settings import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.net import free_port, http_status, port_in_use, wait_for  # noqa: E402
+
 BIN = Path(sys.executable).parent
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/conduit_stack"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -122,6 +128,15 @@ def layout_from_env() -> Layout:
 # --- state -------------------------------------------------------------------------------------------
 
 
+def saved_url(layout: Layout) -> str:
+    """The address the running stack was started on (its STACK_PORT), not this shell's."""
+    try:
+        url = json.loads(layout.manifest.read_text())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return layout.url
+    return url if isinstance(url, str) else layout.url
+
+
 def load_components(layout: Layout) -> list[Component]:
     try:
         return [Component(**entry) for entry in json.loads(layout.manifest.read_text())["components"]]
@@ -136,45 +151,6 @@ def save_components(layout: Layout, components: list[Component]) -> None:
 
 
 # --- checks ------------------------------------------------------------------------------------------
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def http_status(url: str, timeout: float = 2.0) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - our own loopback URL
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
-
-
-def wait_for(check: Callable[[], bool], timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        if not alive():
-            return False
-        time.sleep(0.2)
-    return check()
 
 
 def find_nginx() -> str:
@@ -488,8 +464,9 @@ def status(layout: Layout) -> int:
     for component in components:
         pid = component.pid()
         say(f"{component.name:<16} {'running, pid ' + str(pid) if pid else 'NOT running'}")
-    health = http_status(f"{layout.url}/readyz")
-    say(f"{layout.url}/readyz -> {health or 'no answer'}")
+    url = saved_url(layout)
+    health = http_status(f"{url}/readyz")
+    say(f"{url}/readyz -> {health or 'no answer'}")
     return 0 if health == 200 and all(c.pid() for c in components) else 1
 
 

@@ -17,10 +17,10 @@ Every value can be overridden from the environment:
 
 import multiprocessing
 import os
-import sys
 
-from conduit.logs import gunicorn_logconfig
-from conduit.settings import ConfigError, load_settings
+from conduit.observability.logs import gunicorn_logconfig
+from conduit.settings import ConfigError
+from conduit.startup import load_settings_or_exit, port_problem, refuse
 
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
@@ -40,7 +40,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # would collide there, and Conduit does not use it.
 control_socket_disable = True
 
-# Logging: conduit.logs decides the handlers for gunicorn's master and workers and for the app alike
+# Logging: conduit.observability.logs decides the handlers for gunicorn's master and workers and for the
+# app alike
 # (LOG_FORMAT, LOG_DIR, LOG_SYSLOG_ADDRESS, ADMINS: docs/configuration.md); gunicorn's error log propagates
 # to them. gunicorn's access log is off: the app writes one conduit.request line per request, with the
 # request id, the real client address (ProxyFix), the status, the duration and the user id.
@@ -49,35 +50,27 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 accesslog = None
 
 
-def _refuse(exc: Exception) -> None:
-    sys.stderr.write(f"conduit: refusing to start: {exc}\n")
-    sys.stderr.flush()
-    raise SystemExit(4) from None
-
-
 try:
-    logconfig_dict = gunicorn_logconfig(load_settings(), loglevel)
-except ConfigError as _exc:
-    _refuse(_exc)
+    logconfig_dict = gunicorn_logconfig(load_settings_or_exit(), loglevel)
+except ConfigError as _exc:  # a log sink that cannot open
+    refuse(_exc)
 
 proc_name = "conduit"
 
 
 def on_starting(server: object) -> None:
-    """Check Conduit's configuration once, in the master, before any worker boots. An unsafe setting
-    then stops gunicorn with one line; otherwise every worker fails in turn, and gunicorn prints a
-    traceback of its own when two of them fail at the same time."""
-    from conduit.settings import ConfigError, load_settings
-
-    try:
-        load_settings()
-    except ConfigError as exc:
-        sys.stderr.write(f"conduit: refusing to start: {exc}\n")
-        sys.stderr.flush()
-        raise SystemExit(4) from None
+    """Check, once, in the master, before any worker boots: the database answers and the port is free.
+    Otherwise gunicorn stops with one line naming the setting, instead of every worker failing in turn
+    (or five "Connection in use" retries) with tracebacks. Not on a re-exec (USR2) or socket activation,
+    where the listening sockets are inherited."""
+    load_settings_or_exit(check_database=True)
+    if not (os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS")):
+        problem = port_problem(list(server.cfg.bind))  # type: ignore[attr-defined]
+        if problem:
+            refuse(problem)
     # Prometheus multiprocess mode: name and empty the directory here, in the master, before any worker
     # forks. Not on a reload (HUP): counters carry on across reloads, from zero only with a new master.
-    from conduit import metrics_dir
+    from conduit.observability import metrics_dir
 
     metrics_dir.prepare()
 
@@ -112,12 +105,12 @@ def post_worker_init(worker: object) -> None:
 
 def child_exit(server: object, worker: object) -> None:
     """A worker is gone (stopped, recycled by max_requests, or killed)."""
-    from conduit import metrics_dir
+    from conduit.observability import metrics_dir
 
     metrics_dir.worker_exited(worker.pid)  # type: ignore[attr-defined]
 
 
 def on_exit(server: object) -> None:
-    from conduit import metrics_dir
+    from conduit.observability import metrics_dir
 
     metrics_dir.remove_own()

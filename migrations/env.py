@@ -6,9 +6,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from conduit.db import make_engine
 from conduit.models import Base
 from conduit.settings import load_settings
+from conduit.storage.database import make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

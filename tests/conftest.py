@@ -7,68 +7,37 @@ from 127.0.0.1:5432. When neither answers the PostgreSQL half is skipped with a 
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conduit import migrate
-from conduit.app import create_app
-from conduit.db import Base, get_db
-from conduit.settings import load_settings, normalize_database_url
-from conduit.users.models import Role
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def _pg_server_url() -> str | None:
-    explicit = os.environ.get("TEST_DATABASE_URL")
-    if explicit:
-        return normalize_database_url(explicit)
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return DEFAULT_PG_SERVER
-    except OSError:
-        return None
-
-
-def require_or_skip(reason: str) -> NoReturn:
-    """Skip loudly on a laptop; fail under CI=true, where every real dependency must be present."""
-    if IN_CI:
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(f"SKIPPED LOUDLY: {reason}")
-
-
-@contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A fresh database of our own on the server, dropped afterwards."""
-    name = f"conduit_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from conduit.observability import logs
+from conduit.settings import load_settings
+from tests.support.accounts import Account, register
+from tests.support.databases import (
+    get_db_of,
+    make_app,
+    migrated,
+    migrated_sqlite_url,
+    pg_server_url_or_none,
+    postgres_database,
+    reset_tables,
+)
+from tests.support.redis_server import own_keys, redis_url_or_skip
+from tests.support.skips import require_or_skip
 
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
-    url = _pg_server_url()
+    url = pg_server_url_or_none()
     if url is None:
         require_or_skip("no PostgreSQL server (set TEST_DATABASE_URL or run one on 127.0.0.1:5432)")
     try:
@@ -86,10 +55,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'conduit.db'}"
-        yield from _migrated(url)
+        yield from migrated(url)
     else:
         with postgres_database(request.getfixturevalue("pg_server_url")) as url:
-            yield from _migrated(url)
+            yield from migrated(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -102,38 +71,11 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
             yield url
 
 
-def migrated_sqlite_url(directory: Path) -> str:
-    """A SQLite database file in *directory*, migrated to the latest revision; returns its URL."""
-    url = f"sqlite:///{directory / 'conduit.db'}"
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    return url
-
-
-def _migrated(url: str) -> Iterator[str]:
-    engine = sa.create_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-
-
-def make_app(database_url: str, **overrides: Any) -> Flask:
-    """An app on *database_url*; Redis only when a test asks for it (not from the developer's shell)."""
-    overrides.setdefault("redis_url", None)
-    return create_app(load_settings(conduit_env="testing", database_url=database_url, **overrides))
-
-
 @pytest.fixture(scope="session")
 def app(database_url: str) -> Iterator[Flask]:
     application = make_app(database_url)
     yield application
     get_db_of(application).dispose()
-
-
-def get_db_of(application: Flask) -> Any:
-    with application.app_context():
-        return get_db()
 
 
 @pytest.fixture(autouse=True)
@@ -144,29 +86,8 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     application: Flask = request.getfixturevalue("app")
     engine = get_db_of(application).engine
-    _reset(engine)
+    reset_tables(engine)
     yield
-
-
-def _reset(engine: sa.Engine) -> None:
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(sa.text(f"DELETE FROM {name}"))
-            if _has_sqlite_sequence(conn):
-                conn.execute(sa.text("DELETE FROM sqlite_sequence"))
-    with sa.orm.Session(engine) as session:
-        Role.insert_roles(session)
-        session.commit()
-
-
-def _has_sqlite_sequence(conn: sa.Connection) -> bool:
-    return (
-        conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() is not None
-    )
 
 
 @pytest.fixture
@@ -183,29 +104,6 @@ def runner(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     return CliRunner()
 
 
-@dataclass
-class Account:
-    username: str
-    email: str
-    password: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.token}"}
-
-
-def register(
-    client: FlaskClient, username: str, password: str = "password123", email: str | None = None
-) -> Account:
-    email = email or f"{username}@example.com"
-    response = client.post(
-        "/api/users", json={"user": {"username": username, "email": email, "password": password}}
-    )
-    assert response.status_code == 201, response.get_json()
-    return Account(username, email, password, response.get_json()["user"]["token"])
-
-
 @pytest.fixture
 def alice(client: FlaskClient) -> Account:
     return register(client, "alice")
@@ -216,22 +114,10 @@ def bob(client: FlaskClient) -> Account:
     return register(client, "bob")
 
 
-def create_article(
-    client: FlaskClient, account: Account, title: str = "Hello", tags: list[str] | None = None, **fields: Any
-) -> dict[str, Any]:
-    article = {"title": title, "description": "About it", "body": "The body", **fields}
-    if tags is not None:
-        article["tagList"] = tags
-    response = client.post("/api/articles", json={"article": article}, headers=account.headers)
-    assert response.status_code == 201, response.get_json()
-    result: dict[str, Any] = response.get_json()["article"]
-    return result
-
-
 @pytest.fixture
 def count_queries(app: Flask) -> Callable[[], Any]:
     """``with count_queries() as statements:`` records every SQL statement sent to the database."""
-    engine = get_db_of(app).engine
+    engines = get_db_of(app).engines  # writes' and reads' (one engine on SQLite)
 
     @contextmanager
     def counter() -> Iterator[list[str]]:
@@ -240,10 +126,46 @@ def count_queries(app: Flask) -> Callable[[], Any]:
         def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
             statements.append(statement)
 
-        sa.event.listen(engine, "before_cursor_execute", record)
+        for engine in engines:
+            sa.event.listen(engine, "before_cursor_execute", record)
         try:
             yield statements
         finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
+            for engine in engines:
+                sa.event.remove(engine, "before_cursor_execute", record)
 
     return counter
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A migrated SQLite database of the test's own, for a server process the test starts."""
+    return migrated_sqlite_url(tmp_path)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty working directory for a server process: what it writes stays out of the checkout."""
+    path = tmp_path / "run"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return redis_url_or_skip()
+
+
+@pytest.fixture
+def keys(redis_url: str) -> Iterator[tuple[redis.Redis, str]]:
+    """A client of the test Redis and a key prefix of the test's own, whose keys are deleted after."""
+    with own_keys(redis_url) as client_and_prefix:
+        yield client_and_prefix
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """For tests that install sinks of their own: afterwards the process logs as the test suite does."""
+    yield
+    logs.reset_logging()
+    logs.configure_logging(load_settings(conduit_env="testing"))

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.integration.support import REPO
+from tests.support.servers import REPO
 
 
 def load_stack() -> ModuleType:
@@ -24,27 +24,29 @@ def load_stack() -> ModuleType:
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+def stack_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     for name in ("STACK_PORT", "STACK_APP_PORTS", "DATABASE_URL", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
     return load_stack()
 
 
-def run_main(stack: ModuleType, capsys: pytest.CaptureFixture[str], command: str = "up") -> tuple[int, str]:
-    code = stack.main([command])
+def run_main(
+    stack_script: ModuleType, capsys: pytest.CaptureFixture[str], command: str = "up"
+) -> tuple[int, str]:
+    code = stack_script.main([command])
     out = capsys.readouterr().out.strip().splitlines()
     return code, out[-1] if out else ""
 
 
 def test_nginx_missing_without_root_prints_the_command(
-    stack: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stack_script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(stack.shutil, "which", lambda name: None)
-    monkeypatch.setattr(stack.os, "access", lambda path, mode: False)
-    monkeypatch.setattr(stack.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(stack, "port_in_use", lambda port: False)
-    code, line = run_main(stack, capsys)
+    monkeypatch.setattr(stack_script.shutil, "which", lambda name: None)
+    monkeypatch.setattr(stack_script.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(stack_script.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(stack_script, "port_in_use", lambda port: False)
+    code, line = run_main(stack_script, capsys)
     assert code == 1
     assert line == (
         "stack: error: nginx is not installed; run: sudo apt-get install -y --no-install-recommends nginx"
@@ -53,13 +55,13 @@ def test_nginx_missing_without_root_prints_the_command(
 
 
 def test_postgres_unreachable_and_no_initdb(
-    stack: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stack_script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/conduit_stack")
-    monkeypatch.setattr(stack, "port_in_use", lambda port: False)
-    monkeypatch.setattr(stack, "find_nginx", lambda: "/usr/sbin/nginx")
-    monkeypatch.setattr(stack, "find_postgres_tool", lambda name: None)
-    code, line = run_main(stack, capsys)
+    monkeypatch.setattr(stack_script, "port_in_use", lambda port: False)
+    monkeypatch.setattr(stack_script, "find_nginx", lambda: "/usr/sbin/nginx")
+    monkeypatch.setattr(stack_script, "find_postgres_tool", lambda name: None)
+    code, line = run_main(stack_script, capsys)
     assert code == 1
     assert line == (
         "stack: error: PostgreSQL does not answer at DATABASE_URL and initdb is not installed "
@@ -68,12 +70,12 @@ def test_postgres_unreachable_and_no_initdb(
 
 
 def test_a_sqlite_database_url_is_refused(
-    stack: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    stack_script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "sqlite:///var/conduit.db")
-    monkeypatch.setattr(stack, "port_in_use", lambda port: False)
-    monkeypatch.setattr(stack, "find_nginx", lambda: "/usr/sbin/nginx")
-    code, line = run_main(stack, capsys)
+    monkeypatch.setattr(stack_script, "port_in_use", lambda port: False)
+    monkeypatch.setattr(stack_script, "find_nginx", lambda: "/usr/sbin/nginx")
+    code, line = run_main(stack_script, capsys)
     assert code == 1
     assert line == "stack: error: the stack runs on PostgreSQL; DATABASE_URL is sqlite"
 
@@ -86,7 +88,7 @@ def test_a_sqlite_database_url_is_refused(
     ],
 )
 def test_bad_ports_are_refused(
-    stack: ModuleType,
+    stack_script: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     port: str,
@@ -95,10 +97,30 @@ def test_bad_ports_are_refused(
 ) -> None:
     monkeypatch.setenv("STACK_PORT", port)
     monkeypatch.setenv("STACK_APP_PORTS", app_ports)
-    code, line = run_main(stack, capsys)
+    code, line = run_main(stack_script, capsys)
     assert (code, line) == (1, f"stack: error: {message}")
 
 
-def test_status_and_down_when_nothing_runs(stack: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_main(stack, capsys, "status") == (3, "stack: not running")
-    assert run_main(stack, capsys, "down") == (0, "stack: nothing was running")
+def test_status_and_down_when_nothing_runs(
+    stack_script: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(stack_script, capsys, "status") == (3, "stack: not running")
+    assert run_main(stack_script, capsys, "down") == (0, "stack: nothing was running")
+
+
+def test_status_asks_the_port_the_stack_was_started_on(
+    stack_script: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`STACK_PORT=18490 make stack`, then `make stack-status` in a shell without STACK_PORT."""
+    monkeypatch.setenv("STACK_PORT", "18490")
+    started = stack_script.layout_from_env()
+    pid_file = started.run / "me.pid"
+    started.run.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))
+    stack_script.save_components(started, [stack_script.Component("nginx", str(pid_file), "python")])
+    monkeypatch.delenv("STACK_PORT")
+    asked: list[str] = []
+    monkeypatch.setattr(stack_script, "http_status", lambda url, timeout=2.0: asked.append(url) or 200)
+    code, line = run_main(stack_script, capsys, "status")
+    assert asked == ["http://127.0.0.1:18490/readyz"]
+    assert (code, line) == (0, "stack: http://127.0.0.1:18490/readyz -> 200")

@@ -8,7 +8,7 @@
 set -eu
 
 site=${NGINX_SITE_DIR:-/app/nginx}
-static=$(python -c 'from conduit.nginx_config import STATIC_ROOT; print(STATIC_ROOT)')
+static=$(python -c 'from conduit.ops.nginx_config import STATIC_ROOT; print(STATIC_ROOT)')
 
 conduit nginx-config \
   --upstream "${NGINX_UPSTREAM:-app:8000}" \

@@ -1,9 +1,12 @@
-import { api } from "./api.js";
+import { ApiError, api, pick } from "./api.js";
 import { authorMeta, favoriteButton, followButton, tagList } from "./components.js";
-import { avatar, errorList, field, formatDate, h, icon, profileHref, showErrors } from "./dom.js";
+import { avatar, field, formatDate, h, icon, profileHref } from "./dom.js";
+import { emptyState, errorArea, errorState, isNotFound, loadingState, reportFailure, showErrors } from "./feedback.js";
 import { renderMarkdown } from "./markdown.js";
 import { navigate } from "./router.js";
 import { authState, currentUser } from "./session.js";
+
+const articlePath = (slug) => `/articles/${encodeURIComponent(slug)}`;
 
 function ownerActions(article, errors) {
   const edit = h("a", { class: "btn btn-sm btn-outline-secondary", href: `/editor/${encodeURIComponent(article.slug)}` }, icon("edit"), " Edit Article");
@@ -11,10 +14,10 @@ function ownerActions(article, errors) {
   remove.addEventListener("click", async () => {
     remove.disabled = true;
     try {
-      await api("DELETE", `/articles/${encodeURIComponent(article.slug)}`);
+      await api("DELETE", articlePath(article.slug));
       navigate("/");
     } catch (error) {
-      showErrors(errors, error);
+      reportFailure(errors, error);
       remove.disabled = false;
     }
   });
@@ -24,14 +27,15 @@ function ownerActions(article, errors) {
 function meta(article, errors, redraw) {
   const user = currentUser();
   if (user && user.username === article.author.username) return authorMeta(article, ...ownerActions(article, errors));
+  const onError = (error) => reportFailure(errors, error);
   return authorMeta(
     article,
-    followButton(article.author, { onChange: redraw }),
-    favoriteButton(article, { label: "Article", onChange: redraw }),
+    followButton(article.author, { onChange: redraw, onError }),
+    favoriteButton(article, { label: "Article", onChange: redraw, onError }),
   );
 }
 
-function comment(item, slug, errors) {
+function comment(item, slug, errors, onRemoved) {
   const user = currentUser();
   const footer = h(
     "div",
@@ -46,10 +50,12 @@ function comment(item, slug, errors) {
     remove.addEventListener("click", async () => {
       remove.disabled = true;
       try {
-        await api("DELETE", `/articles/${encodeURIComponent(slug)}/comments/${item.id}`);
+        await api("DELETE", `${articlePath(slug)}/comments/${encodeURIComponent(item.id)}`);
         card.remove();
+        showErrors(errors, null);
+        onRemoved();
       } catch (error) {
-        showErrors(errors, error);
+        reportFailure(errors, error);
         remove.disabled = false;
       }
     });
@@ -58,10 +64,19 @@ function comment(item, slug, errors) {
   return card;
 }
 
-function commentForm(slug, list, errors) {
-  if (authState() !== "authenticated") {
-    return h("p", { class: "comment-sign-in" }, h("a", { href: "/login" }, "Sign in"), " or ", h("a", { href: "/register" }, "sign up"), " to add comments on this article.");
-  }
+function signInPrompt(slug) {
+  const next = encodeURIComponent(`/article/${encodeURIComponent(slug)}`);
+  return h(
+    "p",
+    { class: "comment-sign-in" },
+    h("a", { href: `/login?next=${next}` }, "Sign in"),
+    " or ",
+    h("a", { href: `/register?next=${next}` }, "sign up"),
+    " to add comments on this article.",
+  );
+}
+
+function commentForm(slug, list, errors, onAdded) {
   const text = h("textarea", { class: "form-control", name: "comment", placeholder: "Write a comment...", rows: 3 });
   const post = h("button", { class: "btn btn-sm btn-primary", type: "submit" }, "Post Comment");
   const form = h(
@@ -73,35 +88,61 @@ function commentForm(slug, list, errors) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     post.disabled = true;
+    post.setAttribute("aria-busy", "true");
     try {
-      const answer = await api("POST", `/articles/${encodeURIComponent(slug)}/comments`, { comment: { body: text.value } });
+      const answer = pick(await api("POST", `${articlePath(slug)}/comments`, { comment: { body: text.value } }), "comment");
       text.value = "";
       showErrors(errors, null);
-      list.prepend(comment(answer.comment, slug, errors));
+      list.prepend(comment(answer, slug, errors, onAdded));
+      onAdded();
     } catch (error) {
-      showErrors(errors, error);
+      reportFailure(errors, error);
     } finally {
       post.disabled = false;
+      post.removeAttribute("aria-busy");
     }
   });
   return form;
 }
 
 function comments(slug, isCurrent) {
-  const errors = errorList();
+  const errors = errorArea();
   const list = h("div", { class: "comment-list" });
-  api("GET", `/articles/${encodeURIComponent(slug)}/comments`)
-    .then((answer) => isCurrent() && list.replaceChildren(...answer.comments.map((item) => comment(item, slug, errors))))
-    .catch((error) => isCurrent() && showErrors(errors, error));
+  const status = h("div", { class: "comment-status" });
+  const signedIn = authState() === "authenticated";
+  const updateEmpty = () => {
+    const none = list.childElementCount === 0;
+    status.replaceChildren(none ? emptyState("comments-empty", "No comments yet.", signedIn ? "Be the first to say something." : "") : "");
+  };
+  const load = () => {
+    status.replaceChildren(loadingState("Loading comments…", { compact: true }));
+    api("GET", `${articlePath(slug)}/comments`)
+      .then((data) => {
+        const items = pick(data, "comments");
+        if (!Array.isArray(items)) throw new ApiError(200, null, "unreadable");
+        if (!isCurrent()) return;
+        list.replaceChildren(...items.map((item) => comment(item, slug, errors, updateEmpty)));
+        updateEmpty();
+      })
+      .catch((error) => isCurrent() && status.replaceChildren(errorState({ title: "Comments could not be loaded.", error, retry: load, compact: true })));
+  };
+  load();
   return h(
     "section",
-    { class: "row", "aria-label": "Comments" },
-    h("div", { class: "col-xs-12 col-md-8 offset-md-2" }, errors, commentForm(slug, list, errors), list),
+    { class: "row comments", "aria-label": "Comments" },
+    h(
+      "div",
+      { class: "col-xs-12 col-md-8 offset-md-2" },
+      errors,
+      signedIn ? commentForm(slug, list, errors, updateEmpty) : signInPrompt(slug),
+      status,
+      list,
+    ),
   );
 }
 
 function page(article, isCurrent) {
-  const errors = errorList();
+  const errors = errorArea();
   const banner = h("div", { class: "container" });
   const actions = h("div", { class: "article-actions" });
   const redraw = () => {
@@ -123,7 +164,7 @@ function page(article, isCurrent) {
       h(
         "div",
         { class: "row article-content" },
-        h("div", { class: "col-md-12" }, h("div", { class: "markdown" }, renderMarkdown(article.body)), tagList(article.tagList)),
+        h("div", { class: "col-md-12" }, h("div", { class: "markdown" }, renderMarkdown(article.body)), tagList(article.tagList ?? [])),
       ),
       h("hr"),
       actions,
@@ -133,18 +174,29 @@ function page(article, isCurrent) {
 }
 
 export function articleView({ params, isCurrent, setTitle }) {
-  const node = h("div", { class: "article-page" }, h("div", { class: "container page" }, h("p", { class: "muted" }, "Loading article...")));
-  api("GET", `/articles/${encodeURIComponent(params.slug)}`)
-    .then(({ article }) => {
-      if (!isCurrent()) return;
-      node.replaceWith(page(article, isCurrent));
-      setTitle(article.title);
-    })
-    .catch((error) => {
-      if (!isCurrent()) return;
-      const errors = errorList();
-      showErrors(errors, error);
-      node.replaceChildren(h("div", { class: "container page" }, h("h1", {}, "Article unavailable"), errors));
-    });
+  const node = h("div", { class: "article-page" });
+  const load = () => {
+    node.replaceChildren(
+      h("div", { class: "banner" }, h("div", { class: "container" }, h("p", { class: "banner-placeholder", "aria-hidden": "true" }))),
+      h("div", { class: "container page" }, loadingState("Loading the article…")),
+    );
+    api("GET", articlePath(params.slug))
+      .then((data) => {
+        const article = pick(data, "article");
+        if (typeof article.title !== "string" || !article.author) throw new ApiError(200, null, "unreadable");
+        if (!isCurrent()) return;
+        node.replaceWith(page(article, isCurrent));
+        setTitle(article.title);
+      })
+      .catch((error) => {
+        if (!isCurrent()) return;
+        const state = isNotFound(error)
+          ? errorState({ title: "Article not found", detail: "It may have been deleted, or the address is mistyped.", home: true })
+          : errorState({ title: "The article could not be loaded.", error, retry: load, home: true });
+        node.replaceChildren(h("div", { class: "container page" }, state));
+        setTitle(isNotFound(error) ? "Article not found" : "Article unavailable");
+      });
+  };
+  load();
   return { title: "Article", node };
 }

@@ -1,5 +1,6 @@
-import { api } from "./api.js";
-import { errorList, field, h, showErrors } from "./dom.js";
+import { api, pick } from "./api.js";
+import { field, h, localPath } from "./dom.js";
+import { errorArea, showErrors } from "./feedback.js";
 import { navigate } from "./router.js";
 import { signIn } from "./session.js";
 
@@ -7,8 +8,9 @@ function input(name, type, placeholder, autocomplete) {
   return h("input", { class: "form-control form-control-lg", name, type, placeholder, autocomplete, required: true });
 }
 
-function authView({ heading, other, otherLabel, path, fields }) {
-  const errors = errorList();
+function authView({ query, heading, other, otherLabel, path, fields }) {
+  const next = localPath(query.get("next"));
+  const errors = errorArea();
   const submit = h("button", { class: "btn btn-lg btn-primary pull-xs-right", type: "submit" }, heading);
   const group = h("fieldset", {}, fields.map(([label, control]) => field(label, control)), submit);
   const form = h("form", { novalidate: true }, group);
@@ -16,15 +18,18 @@ function authView({ heading, other, otherLabel, path, fields }) {
     event.preventDefault();
     const user = Object.fromEntries(new FormData(form));
     group.disabled = true;
+    submit.setAttribute("aria-busy", "true");
     try {
-      const answer = await api("POST", path, { user });
-      signIn(answer.user);
-      navigate("/");
+      signIn(pick(await api("POST", path, { user }), "user"));
+      navigate(next ?? "/");
     } catch (error) {
       showErrors(errors, error);
       group.disabled = false;
+    } finally {
+      submit.removeAttribute("aria-busy");
     }
   });
+  const otherHref = next ? `${other}?next=${encodeURIComponent(next)}` : other;
   const node = h(
     "div",
     { class: "auth-page" },
@@ -38,7 +43,7 @@ function authView({ heading, other, otherLabel, path, fields }) {
           "div",
           { class: "col-md-6 offset-md-3 col-xs-12" },
           h("h1", { class: "text-xs-center" }, heading),
-          h("p", { class: "text-xs-center" }, h("a", { href: other }, otherLabel)),
+          h("p", { class: "text-xs-center" }, h("a", { href: otherHref }, otherLabel)),
           errors,
           form,
         ),
@@ -48,8 +53,9 @@ function authView({ heading, other, otherLabel, path, fields }) {
   return { title: heading, node };
 }
 
-export const loginView = () =>
+export const loginView = ({ query }) =>
   authView({
+    query,
     heading: "Sign in",
     other: "/register",
     otherLabel: "Need an account?",
@@ -60,8 +66,9 @@ export const loginView = () =>
     ],
   });
 
-export const registerView = () =>
+export const registerView = ({ query }) =>
   authView({
+    query,
     heading: "Sign up",
     other: "/login",
     otherLabel: "Have an account?",

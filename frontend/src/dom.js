@@ -24,24 +24,17 @@ export function icon(name) {
   return h("i", { class: `ion-${name}`, "aria-hidden": "true" });
 }
 
+/** A user's picture (https only: the CSP blocks the rest), or the default one when it is unset or fails. */
 export function avatar(image, className, alt = "") {
-  const img = h("img", { src: image || DEFAULT_AVATAR, class: className, alt });
+  const img = h("img", { src: image || DEFAULT_AVATAR, class: className, alt, referrerpolicy: "no-referrer", decoding: "async" });
   img.addEventListener("error", () => img.classList.add("avatar-fallback"));
   return img;
 }
 
 export function formatDate(iso) {
-  return new Date(iso).toLocaleDateString("en-US", { month: "long", day: "numeric", year: "numeric" });
-}
-
-export function errorList(error) {
-  const list = h("ul", { class: "error-messages", role: "alert" });
-  if (error) list.append(...error.messages().map((message) => h("li", {}, message)));
-  return list;
-}
-
-export function showErrors(list, error) {
-  list.replaceChildren(...(error ? error.messages().map((message) => h("li", {}, message)) : []));
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  return date.toLocaleDateString("en-US", { month: "long", day: "numeric", year: "numeric" });
 }
 
 export function field(label, control) {
@@ -52,6 +45,11 @@ export function field(label, control) {
     h("label", { class: "visually-hidden", for: control.id }, label),
     control,
   );
+}
+
+/** A path of this site to come back to after signing in (never another origin). */
+export function localPath(value) {
+  return typeof value === "string" && /^\/(?![/\\])/.test(value) ? value : null;
 }
 
 export const profileHref = (username) => `/profile/${encodeURIComponent(username)}`;

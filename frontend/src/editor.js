@@ -1,6 +1,8 @@
-import { api } from "./api.js";
-import { articleHref, errorList, field, h, icon, showErrors } from "./dom.js";
+import { ApiError, api, pick } from "./api.js";
+import { articleHref, field, h, icon } from "./dom.js";
+import { errorArea, errorState, isNotFound, loadingState, reportFailure } from "./feedback.js";
 import { navigate } from "./router.js";
+import { currentUser } from "./session.js";
 
 function tagEditor(tags) {
   const input = h("input", { id: "field-tags", type: "text", class: "form-control", placeholder: "Enter tags", autocomplete: "off" });
@@ -39,7 +41,7 @@ function tagEditor(tags) {
 
 export function editorView({ params, isCurrent }) {
   const slug = params.slug ?? null;
-  const errors = errorList();
+  const errors = errorArea();
   const tags = [];
   const title = h("input", { type: "text", class: "form-control form-control-lg", name: "title", placeholder: "Article Title" });
   const description = h("input", { type: "text", class: "form-control", name: "description", placeholder: "What's this article about?" });
@@ -61,41 +63,47 @@ export function editorView({ params, isCurrent }) {
     tagField.addPending();
     const article = { title: title.value, description: description.value, body: body.value, tagList: [...tags] };
     group.disabled = true;
+    publish.setAttribute("aria-busy", "true");
     try {
       const path = slug ? `/articles/${encodeURIComponent(slug)}` : "/articles";
-      const answer = await api(slug ? "PUT" : "POST", path, { article });
-      navigate(articleHref(answer.article.slug));
+      const saved = pick(await api(slug ? "PUT" : "POST", path, { article }), "article");
+      navigate(articleHref(saved.slug));
     } catch (error) {
-      showErrors(errors, error);
+      reportFailure(errors, error);
       group.disabled = false;
+    } finally {
+      publish.removeAttribute("aria-busy");
     }
   });
-  if (slug) {
-    group.disabled = true;
+  const column = h("div", { class: "col-md-10 offset-md-1 col-xs-12" }, h("h1", { class: "editor-title" }, slug ? "Edit article" : "New article"));
+  const load = () => {
+    column.replaceChildren(column.firstChild, loadingState("Loading the article…"));
     api("GET", `/articles/${encodeURIComponent(slug)}`)
-      .then(({ article }) => {
+      .then((data) => {
+        const article = pick(data, "article");
+        if (typeof article.title !== "string") throw new ApiError(200, null, "unreadable");
         if (!isCurrent()) return;
+        if (article.author?.username !== currentUser()?.username) {
+          column.replaceChildren(column.firstChild, errorState({ title: "Only its author can edit this article.", detail: `“${article.title}” is ${article.author?.username}'s.`, home: true }));
+          return;
+        }
         title.value = article.title;
-        description.value = article.description;
-        body.value = article.body;
-        tags.push(...article.tagList);
+        description.value = article.description ?? "";
+        body.value = article.body ?? "";
+        tags.splice(0, tags.length, ...(article.tagList ?? []));
         tagField.addPending();
-        group.disabled = false;
+        column.replaceChildren(column.firstChild, errors, form);
       })
-      .catch((error) => isCurrent() && showErrors(errors, error));
-  }
-  const node = h(
-    "div",
-    { class: "editor-page" },
-    h(
-      "div",
-      { class: "container page" },
-      h(
-        "div",
-        { class: "row" },
-        h("div", { class: "col-md-10 offset-md-1 col-xs-12" }, h("h1", { class: "editor-title" }, slug ? "Edit article" : "New article"), errors, form),
-      ),
-    ),
-  );
+      .catch((error) => {
+        if (!isCurrent()) return;
+        const state = isNotFound(error)
+          ? errorState({ title: "Article not found", detail: "It may have been deleted, or the address is mistyped.", home: true })
+          : errorState({ title: "The article could not be loaded for editing.", error, retry: load });
+        column.replaceChildren(column.firstChild, state);
+      });
+  };
+  if (slug) load();
+  else column.append(errors, form);
+  const node = h("div", { class: "editor-page" }, h("div", { class: "container page" }, h("div", { class: "row" }, column)));
   return { title: slug ? "Edit article" : "New article", node };
 }

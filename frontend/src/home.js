@@ -1,6 +1,6 @@
-import { api } from "./api.js";
+import { ApiError, api, pick } from "./api.js";
 import { articleList, pageNumber } from "./components.js";
-import { h, tagHref } from "./dom.js";
+import { h, icon, tagHref } from "./dom.js";
 import { authState } from "./session.js";
 
 function tab(label, href, active) {
@@ -12,18 +12,41 @@ function tab(label, href, active) {
 }
 
 function popularTags(isCurrent) {
-  const tags = h("div", { class: "tag-list" }, h("p", { class: "muted" }, "Loading tags..."));
-  api("GET", "/tags")
-    .then(({ tags: names }) => {
-      if (!isCurrent()) return;
-      tags.replaceChildren(
-        ...(names.length
-          ? names.map((name) => h("a", { href: tagHref(name), class: "tag-pill tag-default" }, name))
-          : [h("p", { class: "muted" }, "No tags are here... yet.")]),
-      );
-    })
-    .catch(() => isCurrent() && tags.replaceChildren(h("p", { class: "muted" }, "Tags are unavailable.")));
+  const tags = h("div", { class: "tag-list" });
+  const load = () => {
+    tags.setAttribute("aria-busy", "true");
+    tags.replaceChildren(h("p", { class: "sidebar-note", role: "status" }, "Loading tags…"));
+    api("GET", "/tags")
+      .then((data) => {
+        const names = pick(data, "tags");
+        if (!Array.isArray(names)) throw new ApiError(200, null, "unreadable");
+        if (!isCurrent()) return;
+        tags.removeAttribute("aria-busy");
+        tags.replaceChildren(
+          ...(names.length
+            ? names.map((name) => h("a", { href: tagHref(name), class: "tag-pill tag-default" }, name))
+            : [h("p", { class: "sidebar-note" }, "No tags yet: tag an article and it shows here.")]),
+        );
+      })
+      .catch(() => {
+        if (!isCurrent()) return;
+        tags.removeAttribute("aria-busy");
+        const retry = h("button", { type: "button", class: "btn-link" }, icon("refresh"), " Try again");
+        retry.addEventListener("click", load);
+        tags.replaceChildren(h("p", { class: "sidebar-note", role: "alert" }, "Tags could not be loaded. "), retry);
+      });
+  };
+  load();
   return h("aside", { class: "sidebar", "aria-labelledby": "popular-tags" }, h("p", { id: "popular-tags" }, "Popular Tags"), tags);
+}
+
+function emptyFeed(tag, following, signedIn) {
+  if (following) {
+    return ["Your feed is empty.", "Follow writers to see their new articles here, or read everyone's in the ", h("a", { href: "/" }, "Global Feed"), "."];
+  }
+  if (tag) return [`No articles are tagged “${tag}” yet.`, h("a", { href: "/" }, "See every article"), "."];
+  const write = signedIn ? h("a", { href: "/editor" }, "write the first one") : h("a", { href: "/register" }, "sign up and write the first one");
+  return ["No articles are here... yet.", "Why not ", write, "?"];
 }
 
 export function homeView({ params, query, isCurrent }) {
@@ -56,7 +79,7 @@ export function homeView({ params, query, isCurrent }) {
           "div",
           { class: "col-md-9" },
           h("div", { class: "feed-toggle" }, h("ul", { class: "nav nav-pills outline-active", "aria-label": "Feeds" }, tabs)),
-          articleList({ feed: following, filters: tag ? { tag } : {}, page, hrefFor, isCurrent }),
+          articleList({ feed: following, filters: tag ? { tag } : {}, page, hrefFor, isCurrent, empty: emptyFeed(tag, following, signedIn) }),
         ),
         h("div", { class: "col-md-3" }, popularTags(isCurrent)),
       ),

@@ -2,10 +2,11 @@ import { articleView } from "./article.js";
 import { loginView, registerView } from "./auth.js";
 import { avatar, h, icon, profileHref } from "./dom.js";
 import { editorView } from "./editor.js";
+import { emptyState, loadingState } from "./feedback.js";
 import { homeView } from "./home.js";
 import { favoritesView, profileView } from "./profile.js";
 import { match, navigate, onNavigate, route, startRouter } from "./router.js";
-import { authState, currentUser, onSessionChange, restoreSession } from "./session.js";
+import { authState, currentUser, onSessionChange, restoreSession, retryNow } from "./session.js";
 import { settingsView } from "./settings.js";
 
 const SIGNED_IN_ONLY = new Set([editorView, settingsView]);
@@ -34,48 +35,97 @@ function navLink(label, href, pathname) {
   );
 }
 
-function drawHeader() {
-  const { pathname } = location;
+function navLinks(pathname) {
+  const state = authState();
   const user = currentUser();
-  const links = user
-    ? [
-        navLink("Home", "/", pathname),
-        navLink([icon("compose"), " New Article"], "/editor", pathname),
-        navLink([icon("gear-a"), " Settings"], "/settings", pathname),
-        navLink([avatar(user.image, "user-pic"), user.username], profileHref(user.username), pathname),
-      ]
-    : [navLink("Home", "/", pathname), navLink("Sign in", "/login", pathname), navLink("Sign up", "/register", pathname)];
-  header.replaceChildren(
+  if (state === "authenticated") {
+    return [
+      navLink("Home", "/", pathname),
+      navLink([icon("compose"), " New Article"], "/editor", pathname),
+      navLink([icon("gear-a"), " Settings"], "/settings", pathname),
+      navLink([avatar(user.image, "user-pic"), user.username], profileHref(user.username), pathname),
+    ];
+  }
+  if (state === "unauthenticated") {
+    return [navLink("Home", "/", pathname), navLink("Sign in", "/login", pathname), navLink("Sign up", "/register", pathname)];
+  }
+  return [navLink("Home", "/", pathname)]; // loading, unavailable: whose session this is is not known yet
+}
+
+/** Shown while the session cannot be checked: the server is down or unreachable. */
+function connectionStatus() {
+  const retry = h("button", { type: "button", class: "btn btn-sm btn-outline-secondary" }, "Retry now");
+  retry.addEventListener("click", () => {
+    retry.disabled = true;
+    retryNow();
+  });
+  return h(
+    "div",
+    { class: "connection-status", role: "status" },
     h(
-      "nav",
-      { class: "navbar navbar-light", "aria-label": "Main" },
-      h("div", { class: "container" }, h("a", { class: "navbar-brand", href: "/" }, "conduit"), h("ul", { class: "nav navbar-nav pull-xs-right" }, links)),
+      "div",
+      { class: "container" },
+      h("span", { class: "spinner", "aria-hidden": "true" }),
+      h("p", {}, h("strong", {}, "Connecting to the server…"), h("span", {}, " You stay signed in; your account's pages come back as soon as it answers.")),
+      retry,
     ),
   );
+}
+
+function drawHeader() {
+  const nav = h(
+    "nav",
+    { class: "navbar navbar-light", "aria-label": "Main" },
+    h("div", { class: "container" }, h("a", { class: "navbar-brand", href: "/" }, "conduit"), h("ul", { class: "nav navbar-nav pull-xs-right" }, navLinks(location.pathname))),
+  );
+  header.replaceChildren(nav, authState() === "unavailable" ? connectionStatus() : "");
 }
 
 function notFound() {
   return {
     title: "Page not found",
-    node: h("div", { class: "container page" }, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/" }, "Back to the home page"))),
+    node: h(
+      "div",
+      { class: "not-found-page container page" },
+      emptyState(
+        "not-found",
+        "Page not found",
+        "There is nothing at this address. It may be mistyped, or the page was moved or deleted. ",
+        h("a", { href: "/" }, "Go to the home page"),
+        ".",
+      ),
+    ),
   };
 }
 
-function guarded(found, query) {
-  const signedIn = authState() === "authenticated";
-  if (!signedIn && (SIGNED_IN_ONLY.has(found.view) || (found.view === homeView && query.get("feed") === "following"))) {
-    return "/login";
-  }
-  if (signedIn && (found.view === loginView || found.view === registerView)) return "/";
-  return null;
+/** A page that needs the account while the server cannot say whose session this is. */
+function waiting() {
+  return {
+    title: "Waiting for the server",
+    node: h(
+      "div",
+      { class: "container page" },
+      emptyState("waiting", "This page needs your account", "The server cannot be reached right now. This page will open by itself as soon as it answers."),
+    ),
+  };
+}
+
+function needsAccount(found, query) {
+  return SIGNED_IN_ONLY.has(found.view) || (found.view === homeView && !found.params.tag && query.get("feed") === "following");
 }
 
 async function render({ first = false } = {}) {
   const current = ++renders;
-  const found = match(location.pathname) ?? { view: notFound, params: {} };
+  let found = match(location.pathname) ?? { view: notFound, params: {} };
   const query = new URLSearchParams(location.search);
-  const redirect = guarded(found, query);
-  if (redirect) return navigate(redirect, { replace: true });
+  const state = authState();
+  if (needsAccount(found, query)) {
+    if (state === "unauthenticated") return navigate("/login", { replace: true });
+    if (state !== "authenticated") found = { view: waiting, params: {} };
+  }
+  if (state === "authenticated" && (found.view === loginView || found.view === registerView)) {
+    return navigate("/", { replace: true });
+  }
   drawHeader();
   const setTitle = (title) => {
     if (current === renders) document.title = `${title} — Conduit`;
@@ -91,6 +141,12 @@ async function render({ first = false } = {}) {
 }
 
 onNavigate(render);
-onSessionChange(drawHeader);
+onSessionChange((previous) => {
+  // The server answered again after an outage: the page may now show the account's view of it.
+  if (previous === "unavailable" && authState() !== "unavailable") render({ first: true });
+  else drawHeader();
+});
 startRouter();
+drawHeader();
+main.replaceChildren(h("div", { class: "container page" }, loadingState("Loading Conduit…")));
 restoreSession().then(() => render({ first: true }));

@@ -8,11 +8,12 @@ const SAFE = {
   RETURN_DOM_FRAGMENT: true,
 };
 
-function elsewhere(url) {
+function loadable(url) {
   try {
-    return new URL(url, location.href).origin !== location.origin;
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === "https:" || parsed.origin === location.origin;
   } catch {
-    return true;
+    return false;
   }
 }
 
@@ -20,9 +21,17 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A" && node.getAttribute("href")) {
     node.setAttribute("rel", "nofollow noopener noreferrer");
   }
-  if (node.tagName === "IMG" && node.getAttribute("src") && elsewhere(node.getAttribute("src"))) {
-    node.removeAttribute("src");
-    node.setAttribute("title", "An image from another site, not loaded");
+  if (node.tagName === "IMG") {
+    // Our own images and those of https sites show (the CSP allows img-src 'self' https:), without telling
+    // those sites where they were seen; anything else (plain http, other schemes) is not loaded.
+    const src = node.getAttribute("src");
+    if (src && !loadable(src)) {
+      node.removeAttribute("src");
+      node.setAttribute("title", "An image that is not served over https, not loaded");
+    }
+    node.removeAttribute("srcset");
+    node.setAttribute("referrerpolicy", "no-referrer");
+    node.setAttribute("loading", "lazy");
   }
 });
 

@@ -1,13 +1,17 @@
-import { api } from "./api.js";
+import { ApiError, api, pick } from "./api.js";
 import { articleList, followButton, pageNumber } from "./components.js";
-import { avatar, errorList, h, icon, profileHref, showErrors } from "./dom.js";
+import { avatar, h, icon, profileHref } from "./dom.js";
+import { errorArea, errorState, isNotFound, loadingState, reportFailure } from "./feedback.js";
+import { navigate } from "./router.js";
 import { currentUser } from "./session.js";
 
-function userInfo(profile) {
+const reload = () => navigate(location.pathname + location.search, { replace: true });
+
+function userInfo(profile, errors) {
   const own = currentUser()?.username === profile.username;
   const action = own
     ? h("a", { class: "btn btn-sm btn-outline-secondary action-btn", href: "/settings" }, icon("gear-a"), " Edit Profile Settings")
-    : followButton(profile);
+    : followButton(profile, { onError: (error) => reportFailure(errors, error) });
   return h(
     "div",
     { class: "user-info" },
@@ -22,7 +26,7 @@ function userInfo(profile) {
           { class: "col-xs-12 col-md-10 offset-md-1" },
           avatar(profile.image, "user-img", ""),
           h("h4", {}, profile.username),
-          profile.bio && h("p", {}, profile.bio),
+          h("p", { class: "bio" }, profile.bio ?? ""),
           action,
         ),
       ),
@@ -38,50 +42,67 @@ function tab(label, href, active) {
   );
 }
 
-export function profileView({ params, query, isCurrent, favorites = false }) {
+/** The banner while loading or after a failure holds no .user-info: that is the loaded profile only. */
+function banner(...content) {
+  return h("div", { class: "profile-banner" }, h("div", { class: "container" }, content));
+}
+
+export function profileView({ params, query, isCurrent, setTitle, favorites = false }) {
   const { username } = params;
   const base = profileHref(username) + (favorites ? "/favorites" : "");
   const page = pageNumber(query);
-  const header = h("div", { class: "user-info" }, h("div", { class: "container" }, h("p", { class: "muted" }, "Loading profile...")));
-  const errors = errorList();
-  api("GET", `/profiles/${encodeURIComponent(username)}`)
-    .then(({ profile }) => isCurrent() && header.replaceWith(userInfo(profile)))
-    .catch((error) => isCurrent() && showErrors(errors, error));
-  const node = h(
+  const errors = errorArea();
+  const top = h("div", { class: "profile-top" });
+  const articles = h(
     "div",
-    { class: "profile-page" },
-    header,
+    { class: "container" },
     h(
       "div",
-      { class: "container" },
+      { class: "row" },
       h(
         "div",
-        { class: "row" },
+        { class: "col-xs-12 col-md-10 offset-md-1" },
+        errors,
         h(
           "div",
-          { class: "col-xs-12 col-md-10 offset-md-1" },
-          errors,
+          { class: "articles-toggle" },
           h(
-            "div",
-            { class: "articles-toggle" },
-            h(
-              "ul",
-              { class: "nav nav-pills outline-active", "aria-label": "Articles" },
-              tab("My Articles", profileHref(username), !favorites),
-              tab("Favorited Articles", `${profileHref(username)}/favorites`, favorites),
-            ),
+            "ul",
+            { class: "nav nav-pills outline-active", "aria-label": "Articles" },
+            tab("My Articles", profileHref(username), !favorites),
+            tab("Favorited Articles", `${profileHref(username)}/favorites`, favorites),
           ),
-          articleList({
-            filters: favorites ? { favorited: username } : { author: username },
-            page,
-            hrefFor: (n) => (n === 1 ? base : `${base}?page=${n}`),
-            isCurrent,
-          }),
         ),
+        articleList({
+          filters: favorites ? { favorited: username } : { author: username },
+          page,
+          hrefFor: (n) => (n === 1 ? base : `${base}?page=${n}`),
+          isCurrent,
+          empty: favorites ? [`${username} has not favorited any article yet.`] : [`${username} has not written any article yet.`],
+        }),
       ),
     ),
   );
-  return { title: username, node };
+  const load = () => {
+    top.replaceChildren(banner(loadingState("Loading profile…")));
+    api("GET", `/profiles/${encodeURIComponent(username)}`)
+      .then((data) => {
+        const profile = pick(data, "profile");
+        if (typeof profile.username !== "string") throw new ApiError(200, null, "unreadable");
+        if (isCurrent()) top.replaceChildren(userInfo(profile, errors));
+      })
+      .catch((error) => {
+        if (!isCurrent()) return;
+        articles.remove();
+        const state = isNotFound(error)
+          ? errorState({ title: "Profile not found", detail: `No one here is called “${username}”.`, home: true })
+          : errorState({ title: "The profile could not be loaded.", error, retry: reload, home: true });
+        top.replaceChildren(banner(state));
+        setTitle(isNotFound(error) ? "Profile not found" : "Profile unavailable");
+      });
+  };
+  load();
+  return { title: username, node: h("div", { class: "profile-page" }, top, articles) };
 }
 
 export const favoritesView = (context) => profileView({ ...context, favorites: true });

@@ -1,11 +1,12 @@
-import { api } from "./api.js";
-import { errorList, field, h, profileHref, showErrors } from "./dom.js";
+import { api, pick } from "./api.js";
+import { field, h, profileHref } from "./dom.js";
+import { errorArea, reportFailure } from "./feedback.js";
 import { navigate } from "./router.js";
 import { currentUser, signIn, signOut } from "./session.js";
 
 export function settingsView() {
   const user = currentUser();
-  const errors = errorList();
+  const errors = errorArea();
   const controls = [
     ["URL of profile picture", h("input", { class: "form-control", name: "image", type: "url", placeholder: "URL of profile picture", value: user.image ?? "" })],
     ["Username", h("input", { class: "form-control form-control-lg", name: "username", type: "text", placeholder: "Your Name", autocomplete: "username", value: user.username })],
@@ -13,25 +14,24 @@ export function settingsView() {
     ["Email", h("input", { class: "form-control form-control-lg", name: "email", type: "email", placeholder: "Email", autocomplete: "email", value: user.email })],
     ["New password", h("input", { class: "form-control form-control-lg", name: "password", type: "password", placeholder: "New Password", autocomplete: "new-password" })],
   ];
-  const group = h(
-    "fieldset",
-    {},
-    controls.map(([label, control]) => field(label, control)),
-    h("button", { class: "btn btn-lg btn-primary pull-xs-right", type: "submit" }, "Update Settings"),
-  );
+  const submit = h("button", { class: "btn btn-lg btn-primary pull-xs-right", type: "submit" }, "Update Settings");
+  const group = h("fieldset", {}, controls.map(([label, control]) => field(label, control)), submit);
   const form = h("form", { novalidate: true }, group);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const changes = Object.fromEntries(new FormData(form));
     if (!changes.password) delete changes.password;
     group.disabled = true;
+    submit.setAttribute("aria-busy", "true");
     try {
-      const answer = await api("PUT", "/user", { user: changes });
-      signIn(answer.user);
-      navigate(profileHref(answer.user.username));
+      const updated = pick(await api("PUT", "/user", { user: changes }), "user");
+      signIn({ ...updated, token: updated.token || currentUser().token });
+      navigate(profileHref(updated.username));
     } catch (error) {
-      showErrors(errors, error);
+      reportFailure(errors, error);
+    } finally {
       group.disabled = false;
+      submit.removeAttribute("aria-busy");
     }
   });
   const logout = h("button", { type: "button", class: "btn btn-outline-danger" }, "Or click here to logout.");

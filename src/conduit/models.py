@@ -2,8 +2,8 @@
 
 from conduit.articles.models import Article, Favorite
 from conduit.comments.models import Comment
-from conduit.db import Base
 from conduit.profiles.models import Follow
+from conduit.storage.database import Base
 from conduit.tags.models import ArticleTag, Tag
 from conduit.users.models import Permission, Role, User
 

@@ -1,44 +1,38 @@
-"""Passwords (argon2id), tokens (JWT, HS256) and the authentication of each request.
-
-A view declares what it needs with :func:`auth_required` or :func:`auth_optional`; the check runs in a
-``before_request`` hook, so a request without credentials gets its 401 before its body is validated.
-"""
+"""Passwords (argon2id) and tokens (JWT, HS256): the primitives. Who the request's user is, is decided in
+:mod:`conduit.users.auth`."""
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Literal, TypeVar
+from typing import Protocol
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, g, request
+from flask import Flask
 
-from conduit.db import session
-from conduit.errors import unauthorized
+from conduit.extensions import Extension
 from conduit.settings import Settings
-from conduit.users.models import User
+from conduit.storage.ids import MAX_ROW_ID, is_row_id
+from conduit.web.errors import unauthorized
 
-F = TypeVar("F", bound=Callable[..., object])
-AuthMode = Literal["required", "optional"]
-_AUTH_ATTR = "_conduit_auth"
-_SCHEMES = re.compile(r"^(?:Token|Bearer)\s+(\S+)\s*$", re.IGNORECASE)
 ALGORITHM = "HS256"
 
 
-def auth_required(view: F) -> F:
-    setattr(view, _AUTH_ATTR, "required")
-    return view
+class TokenHolder(Protocol):
+    """What a token is issued for and checked against: an account (``conduit.users.models.User``)."""
 
+    @property
+    def id(self) -> int: ...
 
-def auth_optional(view: F) -> F:
-    setattr(view, _AUTH_ATTR, "optional")
-    return view
+    @property
+    def token_version(self) -> int | None: ...
+
+    @property
+    def kept_token_id(self) -> str | None: ...
 
 
 class Passwords:
@@ -79,7 +73,7 @@ class TokenClaims:
     #: The ``jti``: what a password change keeps valid (None for tokens older than ids).
     token_id: str | None
 
-    def valid_for(self, user: User) -> bool:
+    def valid_for(self, user: TokenHolder) -> bool:
         """Issued since the account's last password change, or the token that made that change."""
         return self.version == user.token_version or (
             self.token_id is not None and self.token_id == user.kept_token_id
@@ -92,7 +86,7 @@ class Tokens:
         self.issuer = settings.jwt_issuer
         self.lifetime = timedelta(seconds=settings.jwt_expires_seconds)
 
-    def issue(self, user: User) -> str:
+    def issue(self, user: TokenHolder) -> str:
         now = datetime.now(UTC)
         claims = {
             "sub": str(user.id),
@@ -121,7 +115,8 @@ class Tokens:
         subject, version, token_id = claims["sub"], claims.get("ver", 0), claims.get("jti")
         if (
             not isinstance(subject, str)
-            or not (subject.isascii() and subject.isdigit())
+            or not (subject.isascii() and subject.isdigit() and len(subject) <= len(str(MAX_ROW_ID)))
+            or not is_row_id(int(subject))
             or type(version) is not int
             or not (token_id is None or isinstance(token_id, str))
         ):
@@ -133,63 +128,18 @@ class Tokens:
         return self.claims(token).user_id
 
 
-def revoke_other_tokens(user: User) -> None:
-    """After a password change: only tokens issued from now on, and the current request's, stay valid."""
-    user.token_version = (user.token_version or 0) + 1
-    claims: TokenClaims | None = g.get("token_claims")
-    user.kept_token_id = claims.token_id if claims is not None else None
+PASSWORDS: Extension[Passwords] = Extension("passwords")
+TOKENS: Extension[Tokens] = Extension("tokens")
 
 
 def passwords() -> Passwords:
-    hasher: Passwords = current_app.extensions["conduit.passwords"]
-    return hasher
+    return PASSWORDS.get()
 
 
 def tokens() -> Tokens:
-    issuer: Tokens = current_app.extensions["conduit.tokens"]
-    return issuer
-
-
-def current_user() -> User:
-    """The authenticated user of a view declared with :func:`auth_required`."""
-    user: User | None = g.get("current_user")
-    if user is None:
-        raise unauthorized()
-    return user
-
-
-def optional_user() -> User | None:
-    user: User | None = g.get("current_user")
-    return user
-
-
-def authenticate() -> None:
-    """``before_request``: resolve the ``Authorization`` header for views that declared a mode."""
-    g.current_user = None
-    if request.method == "OPTIONS" or request.endpoint is None:
-        return
-    view = current_app.view_functions.get(request.endpoint)
-    mode: AuthMode | None = getattr(view, _AUTH_ATTR, None)
-    if mode is None:
-        return
-    header = request.headers.get("Authorization", "").strip()
-    if not header:
-        if mode == "required":
-            raise unauthorized("is missing")
-        return
-    match = _SCHEMES.match(header)
-    if match is None:
-        raise unauthorized("is invalid")
-    claims = tokens().claims(match.group(1))
-    user = session().get(User, claims.user_id)
-    if user is None or not claims.valid_for(user):
-        raise unauthorized("is invalid")
-    g.current_user = user
-    g.token = match.group(1)
-    g.token_claims = claims
+    return TOKENS.get()
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions["conduit.passwords"] = Passwords(settings)
-    app.extensions["conduit.tokens"] = Tokens(settings)
-    app.before_request(authenticate)
+    PASSWORDS.install(app, Passwords(settings))
+    TOKENS.install(app, Tokens(settings))

@@ -14,6 +14,7 @@ A production profile refuses an unsafe configuration: :func:`load_settings` rais
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from pathlib import Path
@@ -29,6 +30,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from conduit import secret_strength
 
 Profile = Literal["development", "testing", "production"]
 
@@ -52,7 +57,6 @@ KNOWN_DEFAULT_SECRETS = frozenset(
         "replace-me",
     }
 )
-MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -67,6 +71,20 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+DATABASE_URL_EXAMPLES = "e.g. postgresql://conduit@127.0.0.1:5432/conduit or sqlite:///var/conduit.db"
+
+
+def database_fingerprint(url: str) -> str:
+    """8 hex digits that name a database (host, port and name, or a SQLite file's absolute path), not
+    its credentials: the default Redis key prefix."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        where = str(Path(parsed.database or ":memory:").resolve())
+    else:
+        where = f"{parsed.host or ''}:{parsed.port or ''}/{parsed.database or ''}"
+    return hashlib.sha256(where.encode()).hexdigest()[:8]
+
+
 class Settings(BaseSettings):
     """Every setting of the service. Environment variable names are the field names in upper case."""
 
@@ -77,6 +95,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
+    # Profile and the database
     conduit_env: Profile = "development"
     debug: bool = False
     testing: bool = False
@@ -97,6 +116,7 @@ class Settings(BaseSettings):
     #: Log SQL statements that take longer than this many milliseconds (0 disables).
     slow_query_ms: int = Field(default=500, ge=0)
 
+    # Accounts, tokens and the API
     #: Argon2id cost (argon2-cffi's defaults, RFC 9106's second recommended option).
     argon2_time_cost: int = Field(default=3, ge=1, le=20)
     argon2_memory_kib: int = Field(default=65536, ge=8, le=1024 * 1024)
@@ -111,14 +131,17 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1)
     max_page_size: int = Field(default=100, ge=1)
 
+    #: Removed (issue 14, finding 1): it made whoever registered that address an administrator. Still
+    #: read so that a deployment that sets it is refused in one line rather than silently ignored.
     conduit_admin_email: str | None = None
+
+    # Error tracking and logging (conduit.observability): every process (gunicorn's master and workers,
+    # the CLI) installs the same handlers from these settings.
     #: Sentry DSN for error reports; unset: the SDK is not started and nothing is sent anywhere.
     sentry_dsn: str | None = None
     #: Share of requests Sentry traces for performance (0: errors only).
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    # Logging (conduit.logs): format and sinks. Every process (gunicorn's master and workers, the CLI)
-    # installs the same handlers from these settings.
     #: ``text`` (readable lines) or ``json`` (one JSON object per line); the production profile uses json.
     log_format: Literal["text", "json"] = "text"
     #: One INFO line per request on the ``conduit.request`` logger, whatever LOG_LEVEL says.
@@ -150,10 +173,14 @@ class Settings(BaseSettings):
     #: says how many errors were not mailed.
     log_mail_limit: int = Field(default=5, ge=1, le=1000)
     log_mail_window_seconds: int = Field(default=600, ge=1, le=86400)
+
+    # Redis (conduit.storage.shared_state) and the proxy in front
     #: Redis for state that all workers and hosts share (caches, rate limits); unset in embedded mode.
     redis_url: str | None = None
-    #: Starts every Redis key, so that several deployments (or test runs) can share one Redis.
-    redis_key_prefix: str = Field(default="conduit:", min_length=1, max_length=100, pattern=r"^[!-~]+$")
+    #: Starts every Redis key, so that several deployments (or test runs) can share one Redis. Unset, it
+    #: follows the database (``conduit:<8 hex digits of its address>:``): two servers that share a Redis
+    #: share cached data only when they share the database too.
+    redis_key_prefix: str = Field(default="", max_length=100, pattern=r"^[!-~]*$")
     #: Seconds a Redis connection or command may take before the request goes on without Redis.
     redis_timeout: float = Field(default=0.25, gt=0, le=10)
     #: After a Redis failure, seconds during which a worker does not try Redis at all.
@@ -163,6 +190,36 @@ class Settings(BaseSettings):
     #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (nginx: 1). With 0 the
     #: headers are ignored, so a client that reaches the app directly cannot spoof its address.
     proxy_trusted_hops: int = Field(default=0, ge=0, le=5)
+
+    # Metrics (conduit.observability.metrics)
+    #: Serve Prometheus metrics at ``/metrics`` (to METRICS_ALLOW only).
+    metrics_enabled: bool = True
+    #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
+    #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
+    conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
+
+    # Security (conduit.edge.rate_limits, conduit.edge.headers, conduit.edge.cors; docs/security.md).
+    #: Rate limiting on or off; limits are strings such as ``10/minute;100/hour`` (Flask-Limiter syntax).
+    rate_limit_enabled: bool = True
+    #: Every ``/api/`` request, one bucket per client address.
+    rate_limit_api: str = "600/minute"
+    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
+    rate_limit_login_ip: str = "20/minute;200/hour"
+    rate_limit_login_account: str = "10/minute;50/hour"
+    #: ``POST /api/users`` per client address, and per e-mail sent.
+    rate_limit_register_ip: str = "10/minute;50/hour"
+    rate_limit_register_account: str = "5/minute;20/hour"
+    #: Client addresses and networks no limit applies to (monitoring, benchmarks, the conformance suites
+    #: on the host itself). Behind nginx this is the real client (PROXY_TRUSTED_HOPS=1).
+    rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Host names the app answers (Flask's TRUSTED_HOSTS; a leading dot allows subdomains); another Host
+    #: gets 400. Empty: any, for a production app behind a proxy that pins the host itself (the shipped
+    #: nginx's default server, an Ingress host rule). Development and testing: loopback names only.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _profile_name: ClassVar[Profile] = "development"
 
@@ -183,13 +240,18 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _normalize_url(cls, value: str) -> str:
-        return normalize_database_url(value)
-
-    @field_validator("redis_url", mode="before")
-    @classmethod
-    def _blank_redis_url(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _check_database_url(cls, value: str) -> str:
+        # The messages never repeat the URL: it may hold a password.
+        url = normalize_database_url(value.strip())
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"is not a database URL; {DATABASE_URL_EXAMPLES}") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"{backend} is not supported; {DATABASE_URL_EXAMPLES}")
+        if backend == "postgresql" and not make_url(url).database:
+            raise ValueError(f"names no database; {DATABASE_URL_EXAMPLES}")
+        return url
 
     @field_validator("redis_url")
     @classmethod
@@ -225,17 +287,31 @@ class Settings(BaseSettings):
     def _lower_choice(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("log_dir", "log_syslog_address", "mail_server", "mail_username", mode="before")
+    @field_validator(
+        "redis_url", "log_dir", "log_syslog_address", "mail_server", "mail_username", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("admins", mode="before")
+    @field_validator(
+        "admins", "metrics_allow", "rate_limit_exempt", "cors_origins", "trusted_hosts", mode="before"
+    )
     @classmethod
-    def _split_admins(cls, value: Any) -> Any:
-        if isinstance(value, str):  # the environment, .env: "ops@example.com, dev@example.com"
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("conduit_admin_email")
+    @classmethod
+    def _refuse_admin_email(cls, value: str | None) -> None:
+        if value is not None and value.strip():
+            raise ValueError(
+                "is no longer supported: any visitor could register that address first and be made "
+                "administrator; unset it and run `conduit create-admin` once"
+            )
+        return
 
     @field_validator("admins")
     @classmethod
@@ -255,6 +331,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _key_prefix_follows_the_database(self) -> Settings:
+        if not self.redis_key_prefix:
+            self.redis_key_prefix = f"conduit:{database_fingerprint(self.database_url)}:"
+        return self
+
+    @model_validator(mode="after")
     def _mail_needs_a_server(self) -> Settings:
         if self.admins and not self.mail_server:
             raise ValueError("ADMINS is set but MAIL_SERVER is not; error mails need an SMTP server")
@@ -270,22 +352,6 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    # Metrics (conduit.metrics). Kept together at the end of the class.
-    #: Serve Prometheus metrics at ``/metrics`` (to METRICS_ALLOW only).
-    metrics_enabled: bool = True
-    #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
-    #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
-    metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
-    #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
-    conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
-
-    @field_validator("metrics_allow", "rate_limit_exempt", "cors_origins", mode="before")
-    @classmethod
-    def _split_list(cls, value: Any) -> Any:
-        if isinstance(value, str):  # the environment, .env: "127.0.0.1, 10.0.0.0/8"
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("metrics_allow", "rate_limit_exempt")
     @classmethod
     def _check_networks(cls, value: list[str]) -> list[str]:
@@ -295,23 +361,6 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{network!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
         return value
-
-    # Security (conduit.rate_limits, conduit.headers, conduit.cors; docs/security.md).
-    #: Rate limiting on or off; limits are strings such as ``10/minute;100/hour`` (Flask-Limiter syntax).
-    rate_limit_enabled: bool = True
-    #: Every ``/api/`` request, one bucket per client address.
-    rate_limit_api: str = "600/minute"
-    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
-    rate_limit_login_ip: str = "20/minute;200/hour"
-    rate_limit_login_account: str = "10/minute;50/hour"
-    #: ``POST /api/users`` per client address, and per e-mail sent.
-    rate_limit_register_ip: str = "10/minute;50/hour"
-    rate_limit_register_account: str = "5/minute;20/hour"
-    #: Client addresses and networks no limit applies to (monitoring, benchmarks, the conformance suites
-    #: on the host itself). Behind nginx this is the real client (PROXY_TRUSTED_HOPS=1).
-    rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
-    #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator(
         "rate_limit_api",
@@ -346,9 +395,41 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com (no * either)")
         return [origin.rstrip("/").lower() for origin in value]
 
+    # Bounds on what one request or one account may cost (docs/security.md "Bounds"; issue 14 findings 2
+    # and 5): conduit.storage.database, conduit.edge.rate_limits, conduit.comments, conduit.tags.
+    #: Milliseconds one SQL statement of a read (GET, HEAD) may run on PostgreSQL before the server cancels
+    #: it (a 503). 0: reads get DB_STATEMENT_TIMEOUT_MS too. Writes and the CLI keep DB_STATEMENT_TIMEOUT_MS.
+    db_read_statement_timeout_ms: int = Field(default=3000, ge=0, le=3_600_000)
+    #: Units of RATE_LIMIT_API that one expensive read uses: a list filtered by tag, author or favouriting
+    #: user, the feed, or a page at RATE_LIMIT_DEEP_OFFSET or beyond. Any other request uses 1.
+    rate_limit_expensive_read_cost: int = Field(default=5, ge=1, le=600)
+    rate_limit_deep_offset: int = Field(default=1000, ge=1)
+    #: Articles (``POST /api/articles``) and comments one account may publish, however many addresses it uses.
+    rate_limit_articles_user: str = "10/minute;100/hour"
+    rate_limit_comments_user: str = "30/minute;300/hour"
+    #: Comments one ``GET .../comments`` returns when the client sends no ``limit``, and the most it may ask.
+    comments_page_size: int = Field(default=100, ge=1, le=1000)
+    #: ``GET /api/tags``: the most used tags, at most this many.
+    tags_shown: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("rate_limit_articles_user", "rate_limit_comments_user")
+    @classmethod
+    def _check_write_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 10/minute;100/hour") from None
+        return value
+
+
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
+
 
 class DevelopmentSettings(Settings):
     conduit_env: Profile = "development"
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
     debug: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "DEBUG"
 
@@ -357,6 +438,7 @@ class TestingSettings(Settings):
     conduit_env: Profile = "testing"
     testing: bool = True
     secret_key: str = TEST_SECRET_KEY
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
     database_url: str = "sqlite:///var/conduit-test.db"
     # Argon2 at production cost would dominate the test suite's run time.
     argon2_time_cost: int = 1
@@ -379,10 +461,9 @@ class ProductionSettings(Settings):
             )
         if self.secret_key in KNOWN_DEFAULT_SECRETS:
             raise ValueError("SECRET_KEY is a known default value; set a random secret of at least 32 bytes")
-        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
-            raise ValueError(
-                f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; set a longer random secret"
-            )
+        weak = secret_strength.weakness(self.secret_key)
+        if weak is not None:
+            raise ValueError(f"SECRET_KEY {weak}")
         if self.debug:
             raise ValueError("DEBUG is on; the production profile must run with DEBUG=false")
         if self.testing:

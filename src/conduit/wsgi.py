@@ -1,7 +1,8 @@
 """The WSGI entry point: ``gunicorn conduit.wsgi:app`` (or uWSGI's ``module = conduit.wsgi:app``).
 
-An unsafe or invalid configuration stops the worker with one line on stderr and exit status 4,
-gunicorn's "app failed to load", so the master stops instead of respawning workers forever.
+An unsafe or invalid configuration stops the worker with one line on stderr and exit status 4
+(:mod:`conduit.startup`), gunicorn's "app failed to load", so the master stops instead of respawning
+workers forever.
 
 Under uWSGI, which loads this module in its master before forking (lazy-apps off), the multiprocess
 metrics directory is prepared here, as deploy/gunicorn.conf.py does for gunicorn, so ``/metrics`` adds
@@ -11,9 +12,8 @@ up every worker; each worker drops its live gauges when it exits.
 from __future__ import annotations
 
 import os
-import sys
 
-from conduit import metrics_dir
+from conduit.observability import metrics_dir
 
 try:
     import uwsgi  # type: ignore[import-untyped]  # only inside uWSGI
@@ -33,10 +33,11 @@ if uwsgi is not None:
 
 from conduit.app import create_app  # after the metrics directory is named
 from conduit.settings import ConfigError
+from conduit.startup import load_settings_or_exit, refuse
 
 try:
-    app = create_app()
-except ConfigError as exc:
-    sys.stderr.write(f"conduit: refusing to start: {exc}\n")
-    sys.stderr.flush()
-    raise SystemExit(4) from None
+    # uWSGI loads this module once, in its master: the place to check the database too, as gunicorn's
+    # master does in deploy/gunicorn.conf.py; gunicorn's workers import it after that check.
+    app = create_app(load_settings_or_exit(check_database=uwsgi is not None))
+except ConfigError as exc:  # a log sink that cannot open
+    refuse(exc)

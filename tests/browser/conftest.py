@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,13 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.conftest import migrated_sqlite_url, postgres_database, require_or_skip
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
-from tests.integration.test_stack import require_nginx, stack_env
+from harness.net import free_port, http_request
+from tests.support.browser import Site, Tab
+from tests.support.databases import migrated_sqlite_url, postgres_database
+from tests.support.gunicorn import GUNICORN_CONFIG
+from tests.support.servers import REPO, server_env, stop, wait_until
+from tests.support.skips import require_or_skip
+from tests.support.stack import require_nginx, stack_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,59 +41,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = REPO / "var" / "screenshots"
-#: Visible text whose contrast with its background is below WCAG AA (4.5:1), as "tag.class: ratio text".
-LOW_CONTRAST = """() => {
-  const rgba = (color) => color.match(/[\\d.]+/g).map(Number);
-  const channel = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
-  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
-  const background = (element) => {
-    for (; element; element = element.parentElement) {
-      const color = rgba(getComputedStyle(element).backgroundColor);
-      if (color.length < 4 || color[3] > 0) return color;
-    }
-    return [255, 255, 255];
-  };
-  const low = [];
-  for (const element of document.querySelectorAll("body *")) {
-    const own = [...element.childNodes].filter((node) => node.nodeType === Node.TEXT_NODE);
-    const text = own.map((node) => node.textContent).join("").trim();
-    if (!text || !element.checkVisibility() || element.closest(".visually-hidden, .skip-link")) continue;
-    const [a, b] = [luminance(rgba(getComputedStyle(element).color)), luminance(background(element))];
-    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-    if (ratio < 4.5) low.push(`${element.tagName}.${element.className}: ${ratio.toFixed(2)} ${text}`);
-  }
-  return low;
-}"""
-GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
-
-
-@dataclass
-class Site:
-    name: str
-    url: str
-
-
-@dataclass
-class Tab:
-    """A page of its own browser context, and what happened in it."""
-
-    page: Page
-    site: Site
-    requests: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def go(self, path: str) -> Page:
-        self.page.goto(self.site.url + path)
-        return self.page
-
-    def screenshot(self, name: str) -> None:
-        """Save the page under var/screenshots/ and check that all its visible text is readable."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=SCREENSHOTS / f"{self.site.name}-{name}.png", full_page=True)
-        assert self.page.evaluate(LOW_CONTRAST) == [], name
 
 
 def _watch(page: Page, site: Site) -> Tab:
@@ -123,8 +73,8 @@ def _console(tab: Tab, message: ConsoleMessage) -> None:
 @pytest.fixture
 def open_tab(browser: Browser, site: Site) -> Iterator[Callable[[], Tab]]:
     """New tabs, each with its own storage (a separate user); each must end clean: no script errors, no
-    CSP violations, no dialogs, and no request to anywhere but our origin (the browser may only try one,
-    for content a user supplied, if the CSP stops it before it leaves)."""
+    CSP violations, no dialogs, and no request to anywhere but our origin, except the https images users
+    supplied (``Tab.serve_user_image``) and what the CSP stopped before it left."""
     contexts: list[BrowserContext] = []
     tabs: list[Tab] = []
 
@@ -142,7 +92,8 @@ def open_tab(browser: Browser, site: Site) -> Iterator[Callable[[], Tab]]:
         assert tab.errors == [], "\n".join(tab.errors)
         assert tab.dialogs == []
         elsewhere = [url for url in tab.requests if not url.startswith(site.url + "/")]
-        assert [url for url in elsewhere if url not in tab.blocked] == [], "requests that left our origin"
+        unexpected = [url for url in elsewhere if url not in tab.blocked and url not in tab.user_images]
+        assert unexpected == [], "requests that left our origin"
 
 
 @pytest.fixture(scope="session")

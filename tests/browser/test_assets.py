@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from conduit.nginx_config import STATIC_ROOT
-from tests.conftest import get_db_of, make_app, migrated_sqlite_url, require_or_skip
-from tests.integration.support import REPO
+from conduit.edge.headers import UI_POLICY
+from conduit.ops.nginx_config import STATIC_ROOT
+from tests.support.databases import get_db_of, make_app, migrated_sqlite_url
+from tests.support.servers import REPO
+from tests.support.skips import require_or_skip
 
 FRONTEND = REPO / "frontend"
 BUDGET_BYTES = 100 * 1024
@@ -103,7 +105,7 @@ def test_our_scripts_never_parse_strings_as_html_or_code(pattern: str) -> None:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[FlaskClient]:
+def assets_client(tmp_path: Path) -> Iterator[FlaskClient]:
     app = make_app(migrated_sqlite_url(tmp_path))
     yield app.test_client()
     get_db_of(app).dispose()
@@ -114,23 +116,50 @@ UI_ROUTES += ["/tag/python", "/profile/someone", "/profile/someone/favorites"]
 
 
 @pytest.mark.parametrize("path", UI_ROUTES)
-def test_flask_serves_the_page_at_every_route_of_the_ui(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
+def test_flask_serves_the_page_at_every_route_of_the_ui(assets_client: FlaskClient, path: str) -> None:
+    response = assets_client.get(path)
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert response.data == (STATIC_ROOT / "index.html").read_bytes()
     assert response.headers["Cache-Control"] == "no-cache"
 
 
-def test_flask_lets_browsers_keep_fingerprinted_assets(client: FlaskClient) -> None:
+def test_flask_lets_browsers_keep_fingerprinted_assets(assets_client: FlaskClient) -> None:
     script = next((STATIC_ROOT / "assets").glob("main.*.js"))
-    asset = client.get(f"/static/assets/{script.name}")
+    asset = assets_client.get(f"/static/assets/{script.name}")
     assert asset.status_code == 200
     assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    avatar = client.get("/static/default-avatar.svg")
+    avatar = assets_client.get("/static/default-avatar.svg")
     assert avatar.status_code == 200
     assert "immutable" not in avatar.headers.get("Cache-Control", "")
-    missing = client.get("/static/assets/main.000000000000.js")
+    missing = assets_client.get("/static/assets/main.000000000000.js")
     assert missing.status_code == 404
     assert "immutable" not in missing.headers.get("Cache-Control", "")
-    assert client.get("/no/such/page").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/no/such/page", "/profile/a/b/c", "/static/assets/main.000000000000.js", "/favicon.ico", "/apix"],
+)
+def test_flask_answers_an_unknown_page_with_the_ui_and_404(assets_client: FlaskClient, path: str) -> None:
+    for method in ("GET", "HEAD"):
+        response = assets_client.open(path, method=method)
+        assert response.status_code == 404
+        assert response.mimetype == "text/html"
+        assert response.headers["Cache-Control"] == "no-cache"
+        assert response.headers["Content-Security-Policy"] == UI_POLICY
+    assert assets_client.get(path).data == (STATIC_ROOT / "index.html").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/no/such/thing"), ("GET", "/api"), ("HEAD", "/api/nowhere"), ("POST", "/no/such/page")],
+)
+def test_flask_keeps_the_json_404_for_api_paths_and_non_page_requests(
+    assets_client: FlaskClient, method: str, path: str
+) -> None:
+    response = assets_client.open(path, method=method)
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    if method != "HEAD":
+        assert response.get_json() == {"errors": {"route": [f"no route matches {method} {path}"]}}

@@ -11,53 +11,14 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.browser.conftest import Site, Tab
-from tests.integration.support import http_request
+from harness.net import http_request
+from tests.support.browser import Site, Tab, api_token, publish, sign_up, unique
 
 pytestmark = pytest.mark.slow
 
 OpenTab = Callable[[], Tab]
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-def sign_up(tab: Tab, username: str) -> Page:
-    page = tab.go("/register")
-    expect(page.locator("h1")).to_have_text("Sign up")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="email"]', f"{username}@example.com")
-    page.fill('input[name="password"]', "password123")
-    page.click('button:has-text("Sign up")')
-    expect(page.locator(".navbar")).to_contain_text(username)
-    expect(page).to_have_url(tab.site.url + "/")
-    return page
-
-
-def publish(page: Page, title: str, body: str, tags: list[str]) -> str:
-    """Write an article in the editor; returns its slug."""
-    page.click('a.nav-link:has-text("New Article")')
-    page.fill('input[name="title"]', title)
-    page.fill('input[name="description"]', f"What {title} is about")
-    page.fill('textarea[name="body"]', body)
-    for tag in tags:
-        page.fill('input[placeholder="Enter tags"]', tag)
-        page.keyboard.press("Enter")
-    expect(page.locator(".editor-page .tag-list .tag-pill")).to_have_count(len(tags))
-    page.click('button:has-text("Publish Article")')
-    expect(page.locator(".article-page .banner h1")).to_have_text(title)
-    return page.url.rsplit("/article/", 1)[1]
-
-
-def api_token(site: Site, username: str) -> str:
-    user = {"user": {"username": username, "email": f"{username}@example.com", "password": "password123"}}
-    created = http_request(site.url, "POST", "/api/users", user)
-    assert created.status == 201, created.body
-    token: str = created.json()["user"]["token"]
-    return token
 
 
 def test_sign_up_publish_and_find_the_article_on_the_feed_and_under_its_tag(open_tab: OpenTab) -> None:
@@ -205,7 +166,8 @@ def test_edit_and_delete_an_article(open_tab: OpenTab) -> None:
     tab.go(f"/profile/{username}")
     expect(page.locator(".empty-feed-message")).to_be_visible()
     tab.go(f"/article/{slug}")
-    expect(page.locator(".error-messages")).to_contain_text("not found")
+    expect(page.locator(".article-page .state-error")).to_contain_text("Article not found")
+    expect(page.locator('.article-page .state-error a[href="/"]')).to_be_visible()
 
 
 def test_settings_update_and_logout(open_tab: OpenTab) -> None:
@@ -229,13 +191,27 @@ def test_settings_update_and_logout(open_tab: OpenTab) -> None:
     page.click('button:has-text("Update Settings")')
     expect(page.locator(".error-messages")).to_contain_text("image")
 
-    elsewhere = "https://images.example.com/me.png"
-    page.fill('input[name="image"]', elsewhere)
+    # A plain-http picture: the API takes it, the CSP (img-src https:) does not load it, the default shows.
+    plain = "http://images.example.com/plain.png"
+    page.fill('input[name="image"]', plain)
     page.click('button:has-text("Update Settings")')
     picture = page.locator(".user-info .user-img")
-    expect(picture).to_have_attribute("src", elsewhere)
-    expect(picture).to_have_class(re.compile("avatar-fallback"))  # the CSP blocked it: default shown
+    expect(picture).to_have_attribute("src", plain)
+    expect(picture).to_have_class(re.compile("avatar-fallback"))
     expect(page.locator(".navbar .user-pic")).to_have_class(re.compile("avatar-fallback"))
+
+    # An https picture from another site shows, in the profile and in the navbar.
+    elsewhere = "https://images.example.com/me.png"
+    tab.serve_user_image(elsewhere)
+    page.click('a:has-text("Edit Profile Settings")')
+    page.fill('input[name="image"]', elsewhere)
+    page.click('button:has-text("Update Settings")')
+    expect(picture).to_have_attribute("src", elsewhere)
+    for image in (picture, page.locator(".navbar .user-pic")):
+        expect(image).not_to_have_class(re.compile("avatar-fallback"))
+        assert image.evaluate("img => img.complete && img.naturalWidth") == 8
+        assert image.get_attribute("referrerpolicy") == "no-referrer"
+    assert elsewhere in tab.requests
 
     page.click('a.nav-link:has-text("Settings")')
     page.click('button:has-text("Or click here to logout")')
@@ -247,8 +223,8 @@ def test_settings_update_and_logout(open_tab: OpenTab) -> None:
     ]
     tab.go("/settings")
     expect(page).to_have_url(tab.site.url + "/login")
-    assert elsewhere in tab.blocked
-    blocked = [error for error in tab.errors if error.startswith(f"Loading the image '{elsewhere}' violates")]
+    assert plain in tab.blocked
+    blocked = [error for error in tab.errors if error.startswith(f"Loading the image '{plain}' violates")]
     assert blocked
     tab.errors[:] = [error for error in tab.errors if error not in blocked]
 
@@ -262,14 +238,20 @@ def test_script_in_an_article_or_a_comment_stays_inert(open_tab: OpenTab) -> Non
         "[click me](javascript:alert('link'))\n\n"
         '<a href="#" onclick="alert(\'onclick\')">inline handler</a>\n\n'
         '<iframe src="javascript:alert(1)"></iframe><svg><script>alert("svg")</script></svg>\n\n'
-        "![tracker](https://tracker.example.com/pixel.png)"
+        "![picture](https://pictures.example.com/photo.png)\n\n"
+        "![plain](http://pictures.example.com/plain.png) ![inline](data:image/png;base64,iVBORw0KGgo=)"
     )
+    tab.serve_user_image("https://pictures.example.com/photo.png")
     publish(page, f"Totally harmless {uuid.uuid4().hex[:4]}", attack, [])
     content = page.locator(".article-content")
     expect(content).to_contain_text("Hello")
     assert content.locator("script, iframe, [onerror], [onclick]").count() == 0
     assert content.locator('a[href^="javascript"]').count() == 0
-    expect(content.locator('img[alt="tracker"]')).not_to_have_attribute("src", re.compile("."))
+    photo = content.locator('img[alt="picture"]')  # an https image shows, and is not told where it is seen
+    expect(photo).to_have_attribute("referrerpolicy", "no-referrer")
+    page.wait_for_function("img => img.complete && img.naturalWidth === 8", arg=photo.element_handle())
+    for name in ("plain", "inline"):  # plain http and data: are not loaded
+        expect(content.locator(f'img[alt="{name}"]')).not_to_have_attribute("src", re.compile("."))
     content.locator("a", has_text="click me").click()
     content.locator("a", has_text="inline handler").click()
 
@@ -328,8 +310,11 @@ def test_feeds_are_paginated(open_tab: OpenTab, site: Site) -> None:
     tab = open_tab()
     page = tab.go(f"/tag/{tag}")
     expect(page.locator(".article-preview")).to_have_count(10)
-    expect(page.locator(".pagination .page-item")).to_have_count(2)
+    expect(page.locator(".pagination .page-number")).to_have_text(["1", "2"])
     expect(page.locator(".pagination .page-item.active")).to_have_text("1")
+    expect(page.locator(".pagination .page-item.disabled")).to_have_text(
+        [re.compile("First"), re.compile("Previous")]
+    )
     tab.screenshot("tag-feed")
     page.set_viewport_size({"width": 390, "height": 844})
     tab.screenshot("tag-feed-phone")

@@ -10,16 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conduit import migrate
-from tests.conftest import (
-    Account,
-    create_article,
-    get_db_of,
-    make_app,
-    postgres_database,
-    register,
-    require_or_skip,
-)
+from conduit.storage import migrations as migrate
+from tests.support.accounts import Account, create_article, register
+from tests.support.databases import get_db_of, make_app, postgres_database
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.postgres
 

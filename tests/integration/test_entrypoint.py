@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conduit import migrate
-from tests.conftest import require_or_skip
-from tests.integration.processes import Proc, app_directory, descendants, kill_leftovers
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from conduit.storage import migrations as migrate
+from harness.net import free_port, http_request
+from tests.support.processes import Proc, app_directory, descendants, kill_leftovers
+from tests.support.servers import REPO, server_env, stop, wait_until
+from tests.support.skips import require_or_skip
 
 DOCKERFILE = REPO / "Dockerfile"
 IMAGE_WORKDIR = "/app"

@@ -30,11 +30,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from conduit import migrate
 from conduit.app import create_app
-from conduit.db import Database, get_db, make_engine
 from conduit.settings import load_settings
-from tests.integration.faults import (
+from conduit.storage import migrations as migrate
+from conduit.storage.database import DATABASE, get_db, make_engine
+from harness.net import Reply, free_port, http_request
+from tests.support.faults import (
     DEAD,
     FaultStack,
     SlowClients,
@@ -50,15 +51,15 @@ from tests.integration.faults import (
     statuses,
     wait_gone,
 )
-from tests.integration.load import Load, Writer
-from tests.integration.processes import GUNICORN_CONFIG, Proc, descendants
-from tests.integration.support import Reply, free_port, http_request, server_env, stop, wait_until
+from tests.support.load import Load, Writer
+from tests.support.processes import GUNICORN_CONFIG, Proc, descendants
+from tests.support.servers import server_env, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[FaultStack]:
+def fault_stack() -> Iterator[FaultStack]:
     require_tools()
     # The private cluster runs as the postgres user, which must reach it (pytest's tmp dirs are 0700).
     directory = Path(tempfile.mkdtemp(prefix="conduit-faults-"))
@@ -75,6 +76,9 @@ def stack() -> Iterator[FaultStack]:
         # exempt by default), under a limit it never reaches.
         RATE_LIMIT_EXEMPT="",
         RATE_LIMIT_API="100000/minute",
+        # a few writers publish for the whole run: far above the per-account defaults
+        RATE_LIMIT_ARTICLES_USER="100000/minute",
+        RATE_LIMIT_COMMENTS_USER="100000/minute",
     )
     running = FaultStack(directory, port, app_ports, env)
     started = running.run("up")
@@ -93,68 +97,68 @@ def stack() -> Iterator[FaultStack]:
 
 
 @pytest.fixture(scope="module")
-def writers(stack: FaultStack) -> list[Writer]:
-    return [register(stack, f"w{uuid.uuid4().hex[:10]}") for _ in range(3)]
+def writers(fault_stack: FaultStack) -> list[Writer]:
+    return [register(fault_stack, f"w{uuid.uuid4().hex[:10]}") for _ in range(3)]
 
 
-def test_graceful_reload_under_load(stack: FaultStack, writers: list[Writer]) -> None:
-    stack.settle()
-    port = stack.app_ports[0]
-    old = stack.workers(port)
-    with Load(stack.port, writers).running() as load:
+def test_graceful_reload_under_load(fault_stack: FaultStack, writers: list[Writer]) -> None:
+    fault_stack.settle()
+    port = fault_stack.app_ports[0]
+    old = fault_stack.workers(port)
+    with Load(fault_stack.port, writers).running() as load:
         time.sleep(2)
-        os.kill(stack.master(port).pid, signal.SIGHUP)
+        os.kill(fault_stack.master(port).pid, signal.SIGHUP)
         wait_gone(old, "the old workers after HUP")
-        wait_until(lambda: len(stack.workers(port)) == 2, "two new workers", 20)
+        wait_until(lambda: len(fault_stack.workers(port)) == 2, "two new workers", 20)
         time.sleep(2)
-    assert not stack.workers(port) & old
+    assert not fault_stack.workers(port) & old
     failed = [o for o in load.outcomes if not o.ok]
-    acknowledged, _ = assert_acknowledged_writes_exist_once(stack, load)
+    acknowledged, _ = assert_acknowledged_writes_exist_once(fault_stack, load)
     record("1. graceful reload (HUP) of one master", load.outcomes, statuses(load.outcomes))
-    assert not failed, describe(failed, stack)
+    assert not failed, describe(failed, fault_stack)
     assert acknowledged > 0
 
 
-def test_rolling_restart_under_load(stack: FaultStack, writers: list[Writer]) -> None:
-    stack.settle()
-    with Load(stack.port, writers).running() as load:
+def test_rolling_restart_under_load(fault_stack: FaultStack, writers: list[Writer]) -> None:
+    fault_stack.settle()
+    with Load(fault_stack.port, writers).running() as load:
         time.sleep(2)
-        for port in stack.app_ports:
-            master = stack.master(port)
+        for port in fault_stack.app_ports:
+            master = fault_stack.master(port)
             environ, cwd = process_environ(master)
             os.kill(master.pid, signal.SIGTERM)
-            wait_gone({master, *stack.workers(port)}, f"gunicorn :{port} stopping")
+            wait_gone({master, *fault_stack.workers(port)}, f"gunicorn :{port} stopping")
             assert not listening(port)
             time.sleep(1)  # the other server alone
-            mark = stack.access_log_size()
-            assert stack.respawn({port: (environ, cwd)})[port] != master
+            mark = fault_stack.access_log_size()
+            assert fault_stack.respawn({port: (environ, cwd)})[port] != master
             # nginx takes a server back after its fail_timeout: only then may the other one stop
-            wait_until(partial(stack.nginx_served_by, port, mark), f"nginx using :{port} again", 15)
+            wait_until(partial(fault_stack.nginx_served_by, port, mark), f"nginx using :{port} again", 15)
     failed = [o for o in load.outcomes if not o.ok]
-    assert_acknowledged_writes_exist_once(stack, load)
+    assert_acknowledged_writes_exist_once(fault_stack, load)
     record(
         "2. rolling restart: TERM, start again, one upstream then the other",
         load.outcomes,
         statuses(load.outcomes),
     )
-    assert not failed, describe(failed, stack)
+    assert not failed, describe(failed, fault_stack)
 
 
-def test_kill_9_of_a_worker_under_load(stack: FaultStack, writers: list[Writer]) -> None:
-    stack.settle()
-    port = stack.app_ports[0]
-    master = stack.master(port)
-    with Load(stack.port, writers, pause=0.02).running() as load:
+def test_kill_9_of_a_worker_under_load(fault_stack: FaultStack, writers: list[Writer]) -> None:
+    fault_stack.settle()
+    port = fault_stack.app_ports[0]
+    master = fault_stack.master(port)
+    with Load(fault_stack.port, writers, pause=0.02).running() as load:
         time.sleep(2)
-        victim = sorted(stack.workers(port), key=lambda p: p.pid)[0]
+        victim = sorted(fault_stack.workers(port), key=lambda p: p.pid)[0]
         os.kill(victim.pid, signal.SIGKILL)
         wait_gone({victim}, "the killed worker")
-        wait_until(lambda: len(stack.workers(port) - {victim}) == 2, "a replacement worker", 20)
+        wait_until(lambda: len(fault_stack.workers(port) - {victim}) == 2, "a replacement worker", 20)
         time.sleep(2)
-    assert stack.master(port) == master
+    assert fault_stack.master(port) == master
     failed_reads = [o for o in load.outcomes if not o.ok and not o.write]
     failed_writes = [o for o in load.outcomes if not o.ok and o.write]
-    acknowledged, _ = assert_acknowledged_writes_exist_once(stack, load)
+    acknowledged, _ = assert_acknowledged_writes_exist_once(fault_stack, load)
     record(
         "3. kill -9 of one worker",
         load.outcomes,
@@ -164,46 +168,50 @@ def test_kill_9_of_a_worker_under_load(stack: FaultStack, writers: list[Writer])
         f"{acknowledged} writes acknowledged, all stored once",
     )
     # nginx retries every GET the dead worker had not started to answer; one it had is cut short
-    assert all(cut_short(o) for o in failed_reads), describe(failed_reads, stack)
-    assert all(reported_as_error(o) for o in failed_writes), describe(failed_writes, stack)
+    assert all(cut_short(o) for o in failed_reads), describe(failed_reads, fault_stack)
+    assert all(reported_as_error(o) for o in failed_writes), describe(failed_writes, fault_stack)
 
 
-def test_postgresql_stopped_for_5_seconds(stack: FaultStack, writers: list[Writer]) -> None:
-    stack.settle()
-    masters = {port: stack.master(port) for port in stack.app_ports}
-    workers = {port: stack.workers(port) for port in stack.app_ports}
-    pg_port = stack.pg_port
-    options = f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={stack.pgdata}"
-    log = stack.directory / "log" / "postgresql.log"
+def test_postgresql_stopped_for_5_seconds(fault_stack: FaultStack, writers: list[Writer]) -> None:
+    fault_stack.settle()
+    masters = {port: fault_stack.master(port) for port in fault_stack.app_ports}
+    workers = {port: fault_stack.workers(port) for port in fault_stack.app_ports}
+    pg_port = fault_stack.pg_port
+    options = f"-p {pg_port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={fault_stack.pgdata}"
+    log = fault_stack.directory / "log" / "postgresql.log"
     readiness: list[Reply] = []
-    with Load(stack.port, writers).running() as load:
+    with Load(fault_stack.port, writers).running() as load:
         time.sleep(2)
-        stack.pg_ctl("-m", "fast", "stop")
+        fault_stack.pg_ctl("-m", "fast", "stop")
         down_at = load.elapsed()
         try:
             while load.elapsed() < down_at + 5:
-                for base in (stack.url, *(f"http://127.0.0.1:{p}" for p in stack.app_ports)):
+                for base in (fault_stack.url, *(f"http://127.0.0.1:{p}" for p in fault_stack.app_ports)):
                     readiness.append(http_request(base, "GET", "/readyz", timeout=5))
                 time.sleep(0.5)
         finally:
             up_at = load.elapsed()
-            stack.pg_ctl("-l", str(log), "-o", options, "start")
+            fault_stack.pg_ctl("-l", str(log), "-o", options, "start")
         back_at = load.elapsed()
         time.sleep(8)
     during = [o for o in load.outcomes if down_at <= o.started < back_at]
     refused = [o for o in load.outcomes if not o.ok]
     after = [o for o in load.outcomes if o.started >= back_at + 5]
-    assert {port: stack.master(port) for port in stack.app_ports} == masters, "a master was restarted"
-    assert {port: stack.workers(port) for port in stack.app_ports} == workers, "a worker was restarted"
+    assert {port: fault_stack.master(port) for port in fault_stack.app_ports} == masters, (
+        "a master was restarted"
+    )
+    assert {port: fault_stack.workers(port) for port in fault_stack.app_ports} == workers, (
+        "a worker was restarted"
+    )
     assert all(r.status == 503 and r.json()["status"] == "not ready" for r in readiness), readiness
     assert all(r.headers.get("Retry-After") for r in readiness)
     assert [o for o in during if not o.ok], "the outage was not seen at all"
     wrong = [o for o in refused if o.status != 503 or "retry-after" not in o.headers or o.error != "database"]
-    assert not wrong, describe(wrong, stack)
+    assert not wrong, describe(wrong, fault_stack)
     assert [o for o in after if not o.ok] == []
     assert len(after) > 20
     last_failure = max(o.started + o.latency for o in refused)
-    assert_acknowledged_writes_exist_once(stack, load)
+    assert_acknowledged_writes_exist_once(fault_stack, load)
     record(
         "4. PostgreSQL stopped for 5 s",
         load.outcomes,
@@ -215,32 +223,32 @@ def test_postgresql_stopped_for_5_seconds(stack: FaultStack, writers: list[Write
     )
 
 
-def test_redis_down(stack: FaultStack, writers: list[Writer]) -> None:
-    stack.settle()
-    pid_file = stack.pid_file("redis")
+def test_redis_down(fault_stack: FaultStack, writers: list[Writer]) -> None:
+    fault_stack.settle()
+    pid_file = fault_stack.pid_file("redis")
     redis = Proc.of(int(pid_file.read_text().split()[0]))
     title = re.search(r":(\d+)", " ".join(redis.cmdline()))  # redis-server retitles itself: "... host:port"
     assert title is not None
     port = title.group(1)
     command = [shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port", port]
     command += ["--save", "", "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(pid_file)]
-    command += ["--logfile", str(stack.directory / "log" / "redis.log")]
+    command += ["--logfile", str(fault_stack.directory / "log" / "redis.log")]
     readiness: list[Reply] = []
-    with Load(stack.port, writers).running() as load:
+    with Load(fault_stack.port, writers).running() as load:
         time.sleep(2)
         os.kill(redis.pid, signal.SIGTERM)
         try:
             wait_gone({redis}, "redis-server stopping", 10)
             down_at = load.elapsed()
             while load.elapsed() < down_at + 6:
-                for base in (stack.url, *(f"http://127.0.0.1:{p}" for p in stack.app_ports)):
+                for base in (fault_stack.url, *(f"http://127.0.0.1:{p}" for p in fault_stack.app_ports)):
                     readiness.append(http_request(base, "GET", "/readyz", timeout=5))
                 time.sleep(0.5)
         finally:
             up_at = load.elapsed()
             subprocess.run(command, check=True, capture_output=True, timeout=10)
         wait_until(
-            lambda: http_request(stack.url, "GET", "/readyz").json()["checks"]["redis"] == "ok",
+            lambda: http_request(fault_stack.url, "GET", "/readyz").json()["checks"]["redis"] == "ok",
             "Redis again",
             10,
         )
@@ -250,40 +258,40 @@ def test_redis_down(stack: FaultStack, writers: list[Writer]) -> None:
     assert all(r.status == 200 for r in readiness), [r.body for r in readiness if r.status != 200]
     assert all(r.json()["checks"]["redis"] == "unavailable" for r in readiness)
     assert all(r.json()["degraded"] == ["redis"] for r in readiness)
-    assert_acknowledged_writes_exist_once(stack, load)
+    assert_acknowledged_writes_exist_once(fault_stack, load)
     record(
         "5. Redis stopped for 6 s",
         load.outcomes,
         f"{statuses(load.outcomes)}; /readyz 200 with degraded [redis] in all {len(readiness)} probes; "
         f"max latency while down {max(o.latency for o in during) * 1000:.0f} ms",
     )
-    assert not failed, describe(failed, stack)
+    assert not failed, describe(failed, fault_stack)
     assert len(during) > 20
 
 
 def test_kill_9_of_every_app_process_loses_no_acknowledged_write(
-    stack: FaultStack, writers: list[Writer]
+    fault_stack: FaultStack, writers: list[Writer]
 ) -> None:
-    stack.settle()
-    with Load(stack.port, writers, threads=6, pause=0.02, write_share=0.8).running() as load:
+    fault_stack.settle()
+    with Load(fault_stack.port, writers, threads=6, pause=0.02, write_share=0.8).running() as load:
         time.sleep(3)
         saved = {}
         victims: set[Proc] = set()
-        for port in stack.app_ports:
-            master = stack.master(port)
+        for port in fault_stack.app_ports:
+            master = fault_stack.master(port)
             saved[port] = process_environ(master)
             victims |= {master, *descendants(master.pid)}
         for proc in victims:
             os.kill(proc.pid, signal.SIGKILL)
         killed_at = load.elapsed()
         wait_gone(victims, "every app process", 10)
-        stack.respawn(saved)
-        stack.settle()
+        fault_stack.respawn(saved)
+        fault_stack.settle()
         back_at = load.elapsed()
         time.sleep(2)
-    acknowledged, stored = assert_acknowledged_writes_exist_once(stack, load)
+    acknowledged, stored = assert_acknowledged_writes_exist_once(fault_stack, load)
     failed = [o for o in load.outcomes if not o.ok]
-    assert all(reported_as_error(o) for o in failed), describe(failed, stack)
+    assert all(reported_as_error(o) for o in failed), describe(failed, fault_stack)
     assert [o for o in load.outcomes if o.started > back_at + 1 and not o.ok] == []
     assert [o for o in load.outcomes if o.started + o.latency < killed_at and not o.ok] == []
     record(
@@ -297,13 +305,13 @@ def test_kill_9_of_every_app_process_loses_no_acknowledged_write(
     assert acknowledged > 50
 
 
-def test_slow_clients_do_not_delay_normal_requests(stack: FaultStack, writers: list[Writer]) -> None:
-    stack.settle()
-    with Load(stack.port, writers, write_share=0.0).running() as load:
+def test_slow_clients_do_not_delay_normal_requests(fault_stack: FaultStack, writers: list[Writer]) -> None:
+    fault_stack.settle()
+    with Load(fault_stack.port, writers, write_share=0.0).running() as load:
         time.sleep(4)
         slow_from = load.elapsed()
         held = []
-        with SlowClients(stack.port, 200) as slow:
+        with SlowClients(fault_stack.port, 200) as slow:
             for _ in range(18):
                 time.sleep(0.5)
                 held.append(slow.drip())
@@ -323,14 +331,16 @@ def test_slow_clients_do_not_delay_normal_requests(stack: FaultStack, writers: l
         f"{min(held)} of 200 slow connections still open at the end",
     )
     assert min(held) >= 190, held
-    assert not failed, describe(failed, stack)
+    assert not failed, describe(failed, fault_stack)
     assert len(during) > 50
     assert p95(during) < max(1.0, 5 * p95(before)), (p95(before), p95(during))
 
 
-def test_a_statement_over_db_statement_timeout_is_cancelled_but_not_a_migration(stack: FaultStack) -> None:
+def test_a_statement_over_db_statement_timeout_is_cancelled_but_not_a_migration(
+    fault_stack: FaultStack,
+) -> None:
     """A request stuck in the database is bounded (gunicorn's timeout does not end gthread threads)."""
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{stack.pg_port}/conduit_stack"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{fault_stack.pg_port}/conduit_stack"
     engine = make_engine(load_settings(database_url=url, db_statement_timeout_ms=200))
     try:
         with engine.connect() as conn, pytest.raises(OperationalError) as cancelled:
@@ -401,18 +411,18 @@ def test_a_stopping_gunicorn_refuses_new_connections_instead_of_resetting_them(t
     assert counts["refused"] > 0, counts
 
 
-def test_a_connection_the_server_dropped_does_not_replace_the_response(stack: FaultStack) -> None:
+def test_a_connection_the_server_dropped_does_not_replace_the_response(fault_stack: FaultStack) -> None:
     """Seen in the PostgreSQL scenario: the session's ROLLBACK at the end of a request failed on the
     connection PostgreSQL had just dropped, and the exception escaped the app (gunicorn's HTML 500)."""
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{stack.pg_port}/conduit_stack"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{fault_stack.pg_port}/conduit_stack"
     app = create_app(load_settings(conduit_env="testing", database_url=url, redis_url=None))
     try:
         with app.app_context():
             backend = get_db().session.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            with stack.database() as admin:
+            with fault_stack.database() as admin:
                 admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
         with app.app_context():
             assert get_db().session.execute(text("SELECT 1")).scalar_one() == 1
     finally:
-        database: Database = app.extensions["conduit.db"]
+        database = DATABASE.get(app)
         database.dispose()

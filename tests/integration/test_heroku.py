@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import postgres_database
-from tests.integration.processes import Proc, descendants, kill_leftovers
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from harness.net import free_port, http_request
+from tests.support.databases import postgres_database
+from tests.support.processes import Proc, descendants, kill_leftovers
+from tests.support.servers import REPO, server_env, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

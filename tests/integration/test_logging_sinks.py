@@ -21,25 +21,15 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from conduit import logs
-from conduit.settings import load_settings
-from tests.conftest import make_app, migrated_sqlite_url
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from conduit.observability.logs import mail
+from harness.net import free_port, http_request
+from tests.support.databases import make_app
+from tests.support.servers import REPO, server_env, stop, wait_until
 
 GUNICORN_CONFIG = REPO / "deploy" / "gunicorn.conf.py"
 LOCAL3 = logging.handlers.SysLogHandler.LOG_LOCAL3
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    yield
-    logs.reset_logging()
-    logs.configure_logging(load_settings(conduit_env="testing"))
-
-
-@pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return migrated_sqlite_url(tmp_path_factory.mktemp("sinks"))
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def app_that_fails(sqlite_url: str, **overrides: Any) -> Flask:
@@ -80,7 +70,7 @@ def test_syslog_over_udp_with_the_right_priority(sqlite_url: str) -> None:
 
     # <PRI> = facility * 8 + severity: local3 (19) with err (3), then with info (6)
     assert error.startswith(f"{priority(LOCAL3, 3)}conduit[")
-    assert "ERROR [conduit.errors] [syslog-udp-1] unhandled error while serving GET /boom" in error
+    assert "ERROR [conduit.web.errors] [syslog-udp-1] unhandled error while serving GET /boom" in error
     assert "RuntimeError: kaboom in the logging test" in error
     assert request_line.startswith(f"{priority(LOCAL3, 6)}conduit[")
     assert '[conduit.request] [syslog-udp-1] 127.0.0.1 "GET /boom HTTP/1.1" 500' in request_line
@@ -156,7 +146,7 @@ def test_an_unhandled_exception_mails_its_traceback(sqlite_url: str, smtp_server
     assert mail["Subject"].startswith("[conduit] ERROR on ")
     assert mail["Subject"].endswith("unhandled error while serving GET /boom")
     body = mail.get_content()
-    assert "[conduit.errors] [mail-1] unhandled error while serving GET /boom" in body
+    assert "[conduit.web.errors] [mail-1] unhandled error while serving GET /boom" in body
     assert "Traceback (most recent call last):" in body
     assert "RuntimeError: kaboom in the logging test" in body
 
@@ -174,7 +164,7 @@ def test_an_error_storm_sends_a_handful_of_mails(sqlite_url: str, smtp_server: t
     assert [f"[storm-{n}]" in m.get_content() for n, m in enumerate(inbox.messages)] == [True] * 3
 
     # The window ends (as if an hour had passed): the next error is mailed with the count of the others.
-    assert isinstance(mailer, logs.RateLimitedSMTPHandler)
+    assert isinstance(mailer, mail.RateLimitedSMTPHandler)
     mailer._window_start -= 3601
     client.get("/boom", headers={"X-Request-ID": "after-storm"})
     wait_until(lambda: len(inbox.messages) == 4, "the mail after the storm", 10)
@@ -225,7 +215,7 @@ def test_gunicorn_json_lines_share_the_request_id(tmp_path: Path, sqlite_url: st
         PORT=str(port),
         WEB_CONCURRENCY="2",
         CONDUIT_ENV="production",
-        SECRET_KEY="s3cr3t-" + "x" * 41,
+        SECRET_KEY="k3Vq9xZp2LmN7rT4wY8bC1dF6gH0jS5aQeUiOoPlMnBvCxZa",
         LOG_FORMAT="json",
         LOG_DIR=str(workdir / "logs"),
         DATABASE_URL=sqlite_url,

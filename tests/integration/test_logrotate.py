@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conduit import logs
+from conduit.observability import logs
+from conduit.observability.logs import sinks
 from conduit.settings import load_settings
-from tests.conftest import require_or_skip
-from tests.integration.support import REPO
+from tests.support.servers import REPO
+from tests.support.skips import require_or_skip
 
 RULE = REPO / "deploy" / "logrotate" / "conduit"
 INSTALLED_LOG = "/var/log/conduit/conduit.log"
@@ -77,7 +78,7 @@ def test_the_rule_parses_cleanly(logrotate: str, tmp_path: Path) -> None:
 def test_a_writer_keeps_logging_across_rotations(logrotate: str, tmp_path: Path) -> None:
     directory = tmp_path / "logs"
     settings = load_settings(conduit_env="testing", log_dir=directory, log_stderr=False)
-    handler = logs.build_handler(logs.LogSinks.from_settings(settings), "file")
+    handler = sinks.build_handler(sinks.LogSinks.from_settings(settings), "file")
     writer = logging.getLogger("conduit.test.logrotate")
     writer.propagate = False
     writer.addHandler(handler)

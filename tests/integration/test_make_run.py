@@ -14,19 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import REPO, free_port, http_request, server_env, wait_until
+from harness.net import free_port, http_request
+from tests.support.servers import REPO, server_env, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def test_make_run_deploys_and_serves_the_api_and_the_ui(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["run", "dev"])
+def test_make_run_deploys_and_serves_the_api_and_the_ui(tmp_path: Path, target: str) -> None:
+    """`make dev` is `make run` in the development profile with gunicorn's --reload."""
     port = free_port()
     log = tmp_path / "make-run.log"
     env = server_env(PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'conduit.db'}")
     env.pop("MAKEFLAGS", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            ["make", "--no-print-directory", f"VENV={sys.prefix}", "run"],
+            ["make", "--no-print-directory", f"VENV={sys.prefix}", target],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -49,4 +52,6 @@ def test_make_run_deploys_and_serves_the_api_and_the_ui(tmp_path: Path) -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # make, `conduit serve` and gunicorn: the group we started
         process.wait(timeout=40)
-    assert "Traceback" not in log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert ("conduit serve --reload" in text) is (target == "dev")

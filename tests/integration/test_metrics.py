@@ -18,9 +18,9 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import migrated_sqlite_url
-from tests.integration.support import free_port, server_env, stop, wait_until
-from tests.integration.test_wsgi_server import Server, gunicorn, wait_until_healthy
+from harness.net import free_port
+from tests.support.gunicorn import Server, gunicorn, wait_until_healthy
+from tests.support.servers import server_env, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,8 @@ REQUESTS = "conduit_http_requests_total"
 IN_FLIGHT = "conduit_http_requests_in_flight"
 
 
-def scraped(server: Server, name: str, **labels: str) -> float:
-    reply = server.request("GET", "/metrics")
+def scraped(metrics_server: Server, name: str, **labels: str) -> float:
+    reply = metrics_server.request("GET", "/metrics")
     assert reply.status == 200, reply.body[:300]
     total = 0.0
     for family in text_string_to_metric_families(reply.body.decode()):
@@ -52,26 +52,21 @@ def per_worker(directory: Path, name: str, **labels: str) -> dict[int, float]:
     return values
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    return migrated_sqlite_url(tmp_path)
-
-
-def start(workdir: Path, database: str, **extra: str) -> Iterator[Server]:
+def start(workdir: Path, sqlite_url: str, **extra: str) -> Iterator[Server]:
     port = free_port()
     env = server_env(
-        PORT=str(port), WEB_CONCURRENCY="2", CONDUIT_ENV="testing", DATABASE_URL=database, **extra
+        PORT=str(port), WEB_CONCURRENCY="2", CONDUIT_ENV="testing", DATABASE_URL=sqlite_url, **extra
     )
     for name in ("METRICS_ENABLED", "METRICS_ALLOW", "CONDUIT_OWN_METRICS_DIR"):
         env.pop(name, None)
     if "PROMETHEUS_MULTIPROC_DIR" not in extra:
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with gunicorn(workdir, env) as process:
-        server = Server(
+        metrics_server = Server(
             process, f"http://127.0.0.1:{port}", workdir / "gunicorn.stdout", workdir / "gunicorn.stderr"
         )
-        wait_until_healthy(server)
-        yield server
+        wait_until_healthy(metrics_server)
+        yield metrics_server
 
 
 @pytest.fixture
@@ -83,24 +78,26 @@ def metrics_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path, database: str, metrics_dir: Path) -> Iterator[Server]:
+def metrics_server(tmp_path: Path, sqlite_url: str, metrics_dir: Path) -> Iterator[Server]:
     workdir = tmp_path / "run"
     workdir.mkdir()
-    yield from start(workdir, database, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), CONDUIT_REVISION="r1")
+    yield from start(workdir, sqlite_url, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), CONDUIT_REVISION="r1")
 
 
-def workers(server: Server, directory: Path) -> set[int]:
+def workers(metrics_server: Server, directory: Path) -> set[int]:
     return {
-        pid for pid in per_worker(directory, "conduit_db_pool_max_connections") if pid != server.process.pid
+        pid
+        for pid in per_worker(directory, "conduit_db_pool_max_connections")
+        if pid != metrics_server.process.pid
     }
 
 
-def serve_on_both_workers(server: Server, directory: Path) -> int:
+def serve_on_both_workers(metrics_server: Server, directory: Path) -> int:
     """GET ROUTE on fresh connections, a few at a time, until both workers have served some; how many."""
     sent = 0
     with ThreadPoolExecutor(max_workers=6) as pool:
         while sent < 300:
-            replies = list(pool.map(lambda _: server.request("GET", ROUTE).status, range(12)))
+            replies = list(pool.map(lambda _: metrics_server.request("GET", ROUTE).status, range(12)))
             assert replies == [200] * 12
             sent += 12
             served = per_worker(directory, REQUESTS, endpoint=ROUTE, status="200")
@@ -109,33 +106,35 @@ def serve_on_both_workers(server: Server, directory: Path) -> int:
     pytest.fail(f"one worker served all {sent} requests: {served}")
 
 
-def test_totals_are_the_same_whichever_worker_answers(server: Server, metrics_dir: Path) -> None:
+def test_totals_are_the_same_whichever_worker_answers(metrics_server: Server, metrics_dir: Path) -> None:
     assert not (metrics_dir / "counter_4242.db").exists()
-    assert len(workers(server, metrics_dir)) == 2
+    assert len(workers(metrics_server, metrics_dir)) == 2
 
-    sent = serve_on_both_workers(server, metrics_dir)
+    sent = serve_on_both_workers(metrics_server, metrics_dir)
     served = per_worker(metrics_dir, REQUESTS, endpoint=ROUTE, status="200")
-    assert sorted(served) == sorted(workers(server, metrics_dir)), served
+    assert sorted(served) == sorted(workers(metrics_server, metrics_dir)), served
     assert sum(served.values()) == sent
 
     # Every scrape reports the total, until both workers have answered scrapes.
     for _ in range(100):
-        assert scraped(server, REQUESTS, method="GET", endpoint=ROUTE, status="200") == sent
+        assert scraped(metrics_server, REQUESTS, method="GET", endpoint=ROUTE, status="200") == sent
         scrapes = per_worker(metrics_dir, REQUESTS, endpoint="/metrics")
         if len([count for count in scrapes.values() if count]) == 2:
             break
     else:
         pytest.fail(f"one worker answered every scrape: {scrapes}")
-    assert scraped(server, "conduit_http_request_duration_seconds_count", endpoint=ROUTE) == sent
-    assert scraped(server, "conduit_build_info", revision="r1") == 1
-    reply = server.request("GET", "/metrics")
+    assert scraped(metrics_server, "conduit_http_request_duration_seconds_count", endpoint=ROUTE) == sent
+    assert scraped(metrics_server, "conduit_build_info", revision="r1") == 1
+    reply = metrics_server.request("GET", "/metrics")
     assert b"process_cpu_seconds_total" not in reply.body  # per-process collectors are off
     assert b'endpoint="/api/tags"' in reply.body
 
 
-def hold_a_request(server: Server) -> socket.socket:
+def hold_a_request(metrics_server: Server) -> socket.socket:
     """A POST whose body never finishes: its worker counts it in flight until the worker dies."""
-    connection = socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), timeout=10)
+    connection = socket.create_connection(
+        ("127.0.0.1", int(metrics_server.base_url.rsplit(":", 1)[1])), timeout=10
+    )
     connection.sendall(
         b"POST /api/users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b'Content-Length: 100\r\n\r\n{"user": '
@@ -144,10 +143,10 @@ def hold_a_request(server: Server) -> socket.socket:
 
 
 def test_a_killed_worker_keeps_its_counts_and_drops_its_live_gauges(
-    server: Server, metrics_dir: Path
+    metrics_server: Server, metrics_dir: Path
 ) -> None:
-    sent = serve_on_both_workers(server, metrics_dir)
-    connection = hold_a_request(server)
+    sent = serve_on_both_workers(metrics_server, metrics_dir)
+    connection = hold_a_request(metrics_server)
     try:
         holding: dict[int, float] = {}
 
@@ -157,19 +156,19 @@ def test_a_killed_worker_keeps_its_counts_and_drops_its_live_gauges(
 
         wait_until(held, "a worker with a request in flight", 10)
         victim = next(pid for pid, count in holding.items() if count)
-        assert scraped(server, IN_FLIGHT) == 2  # the held request and the scrape itself
+        assert scraped(metrics_server, IN_FLIGHT) == 2  # the held request and the scrape itself
         before = per_worker(metrics_dir, REQUESTS, endpoint=ROUTE)
 
         os.kill(victim, signal.SIGKILL)
         wait_until(
             lambda: (
                 not (metrics_dir / f"gauge_livesum_{victim}.db").exists()
-                and len(workers(server, metrics_dir) - {victim}) == 2
+                and len(workers(metrics_server, metrics_dir) - {victim}) == 2
             ),
             "gunicorn to reap the killed worker and start another",
             15,
-            alive=lambda: server.process.poll() is None,
-            log=server.stderr,
+            alive=lambda: metrics_server.process.poll() is None,
+            log=metrics_server.stderr,
         )
     finally:
         connection.close()
@@ -177,27 +176,29 @@ def test_a_killed_worker_keeps_its_counts_and_drops_its_live_gauges(
     assert (metrics_dir / f"counter_{victim}.db").exists()
     assert before[victim] > 0
     for _ in range(6):  # whichever worker answers: the dead one's requests still count
-        assert scraped(server, REQUESTS, method="GET", endpoint=ROUTE, status="200") == sent
-        assert scraped(server, IN_FLIGHT) == 1  # only the scrape: the held request died with its worker
+        assert scraped(metrics_server, REQUESTS, method="GET", endpoint=ROUTE, status="200") == sent
+        assert (
+            scraped(metrics_server, IN_FLIGHT) == 1
+        )  # only the scrape: the held request died with its worker
 
 
-def test_without_a_directory_gunicorn_makes_a_private_one(tmp_path: Path, database: str) -> None:
+def test_without_a_directory_gunicorn_makes_a_private_one(tmp_path: Path, sqlite_url: str) -> None:
     workdir = tmp_path / "run"
     workdir.mkdir()
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
-    instances = start(workdir, database, TMPDIR=str(private_tmp))
-    server = next(instances)
+    instances = start(workdir, sqlite_url, TMPDIR=str(private_tmp))
+    metrics_server = next(instances)
     try:
         made = list(private_tmp.glob("conduit-metrics-*"))
         assert len(made) == 1, made
         for _ in range(10):
-            assert server.request("GET", ROUTE).status == 200
+            assert metrics_server.request("GET", ROUTE).status == 200
         for _ in range(5):
-            assert scraped(server, REQUESTS, endpoint=ROUTE) == 10
+            assert scraped(metrics_server, REQUESTS, endpoint=ROUTE) == 10
         assert list(made[0].glob("counter_*.db")), "the workers write no files there"
     finally:
-        stop(server.process)
+        stop(metrics_server.process)
         instances.close()
     deadline = time.monotonic() + 5
     while made[0].exists() and time.monotonic() < deadline:

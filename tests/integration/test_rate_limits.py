@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from conduit.headers import API_POLICY, UI_POLICY
-from tests.conftest import postgres_database
-from tests.integration.support import free_port, wait_until
-from tests.integration.test_stack import Answer, Stack, require_nginx, stack_env, started_stack
-from tests.redis_support import own_keys, redis_url_or_skip
+from conduit.edge.headers import API_POLICY, UI_POLICY
+from harness.net import free_port
+from tests.support.databases import postgres_database
+from tests.support.redis_server import own_keys, redis_url_or_skip
+from tests.support.servers import wait_until
+from tests.support.stack import Answer, Stack, require_nginx, stack_env, started_stack
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ ACCOUNT_LIMIT = 3
 
 
 @pytest.fixture(scope="module")
-def stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def limited_stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_nginx()
     redis_url = redis_url_or_skip()
     directory = tmp_path_factory.mktemp("limits")
@@ -47,12 +48,12 @@ def assert_security_headers(answer: Answer, policy: str) -> None:
     assert answer.headers.get_all("Content-Security-Policy") == [policy]  # never doubled by nginx
 
 
-def test_the_api_limit_is_shared_by_both_servers(stack: Stack) -> None:
+def test_the_api_limit_is_shared_by_both_servers(limited_stack: Stack) -> None:
     client = "127.0.0.11"
-    statuses = [stack.request("GET", "/api/tags", source=client).status for _ in range(API_LIMIT)]
+    statuses = [limited_stack.request("GET", "/api/tags", source=client).status for _ in range(API_LIMIT)]
     assert statuses == [200] * API_LIMIT
 
-    refused = stack.request("GET", "/api/articles", source=client)
+    refused = limited_stack.request("GET", "/api/articles", source=client)
     assert refused.status == 429
     retry = int(refused.headers["Retry-After"])
     assert 1 <= retry <= 60
@@ -63,36 +64,39 @@ def test_the_api_limit_is_shared_by_both_servers(stack: Stack) -> None:
 
     # Both servers answered some of the allowed requests: the count is not per server or per worker.
     def served(port: int) -> int:
-        return sum(1 for line in stack.request_lines(port) if line["client_ip"] == client)
+        return sum(1 for line in limited_stack.request_lines(port) if line["client_ip"] == client)
 
     wait_until(
-        lambda: served(stack.app_ports[0]) + served(stack.app_ports[1]) >= API_LIMIT + 1, "request lines"
+        lambda: served(limited_stack.app_ports[0]) + served(limited_stack.app_ports[1]) >= API_LIMIT + 1,
+        "request lines",
     )
-    assert served(stack.app_ports[0]) > 0
-    assert served(stack.app_ports[1]) > 0
+    assert served(limited_stack.app_ports[0]) > 0
+    assert served(limited_stack.app_ports[1]) > 0
 
     # Another client (another real address behind the same nginx) is not affected.
-    assert stack.request("GET", "/api/tags", source="127.0.0.12").status == 200
+    assert limited_stack.request("GET", "/api/tags", source="127.0.0.12").status == 200
     # A spoofed X-Forwarded-For does not make a new client.
-    spoofed = stack.request("GET", "/api/tags", headers={"X-Forwarded-For": "203.0.113.9"}, source=client)
+    spoofed = limited_stack.request(
+        "GET", "/api/tags", headers={"X-Forwarded-For": "203.0.113.9"}, source=client
+    )
     assert spoofed.status == 429
 
 
-def test_logins_are_limited_per_account_across_addresses(stack: Stack) -> None:
+def test_logins_are_limited_per_account_across_addresses(limited_stack: Stack) -> None:
     body = json.dumps({"user": {"email": "victim@example.com", "password": "not-the-password"}}).encode()
     headers = {"Content-Type": "application/json"}
     statuses = [
-        stack.request("POST", "/api/users/login", body, headers, source=f"127.0.0.{20 + n}").status
+        limited_stack.request("POST", "/api/users/login", body, headers, source=f"127.0.0.{20 + n}").status
         for n in range(ACCOUNT_LIMIT + 1)
     ]
     assert statuses == [401] * ACCOUNT_LIMIT + [429]
 
 
-def test_what_nginx_serves_itself_carries_the_security_headers(stack: Stack) -> None:
-    page = stack.request("GET", "/", source="127.0.0.30")
+def test_what_nginx_serves_itself_carries_the_security_headers(limited_stack: Stack) -> None:
+    page = limited_stack.request("GET", "/", source="127.0.0.30")
     assert page.status in (200, 404)
     assert_security_headers(page, UI_POLICY)
-    too_large = stack.request(
+    too_large = limited_stack.request(
         "POST",
         "/api/articles",
         b"x" * (2 * 1024 * 1024),
@@ -101,5 +105,5 @@ def test_what_nginx_serves_itself_carries_the_security_headers(stack: Stack) -> 
     )
     assert too_large.status == 413
     assert_security_headers(too_large, API_POLICY)
-    api = stack.request("GET", "/api/tags", source="127.0.0.32")
+    api = limited_stack.request("GET", "/api/tags", source="127.0.0.32")
     assert_security_headers(api, API_POLICY)

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.net import free_port, http_request
 from harness.realworld import RealWorldMissingError, realworld_file
-from tests.conftest import migrated_sqlite_url, require_or_skip
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from tests.support.databases import migrated_sqlite_url
+from tests.support.servers import REPO, server_env, stop, wait_until
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +31,7 @@ SEED = "20261121"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("schemathesis")
     port = free_port()
     env = server_env(
@@ -73,9 +75,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def token(server: str) -> str:
+def token(fuzzed_server: str) -> str:
     user = {"user": {"username": "fuzzer", "email": "fuzzer@example.com", "password": "password123"}}
-    created = http_request(server, "POST", "/api/users", user)
+    created = http_request(fuzzed_server, "POST", "/api/users", user)
     assert created.status == 201, created.body
     value: str = created.json()["user"]["token"]
     return value
@@ -113,15 +115,17 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
     return (result.stdout + result.stderr)[-6000:]
 
 
-def test_our_openapi_document(server: str, token: str, tmp_path: Path) -> None:
-    result = schemathesis(tmp_path, CONFIG, f"{server}/api/openapi.json", token)
+def test_our_openapi_document(fuzzed_server: str, token: str, tmp_path: Path) -> None:
+    result = schemathesis(tmp_path, CONFIG, f"{fuzzed_server}/api/openapi.json", token)
     assert result.returncode == 0, summary(result)
 
 
-def test_the_official_realworld_document(server: str, token: str, tmp_path: Path) -> None:
+def test_the_official_realworld_document(fuzzed_server: str, token: str, tmp_path: Path) -> None:
     try:
         official_spec = realworld_file("openapi.yml")
     except RealWorldMissingError as missing:
         require_or_skip(str(missing))
-    result = schemathesis(tmp_path, REALWORLD_CONFIG, str(official_spec), token, "--url", f"{server}/api")
+    result = schemathesis(
+        tmp_path, REALWORLD_CONFIG, str(official_spec), token, "--url", f"{fuzzed_server}/api"
+    )
     assert result.returncode == 0, summary(result)

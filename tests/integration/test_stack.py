@@ -19,153 +19,39 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
-from tests.conftest import postgres_database, require_or_skip
-from tests.integration.support import REPO, free_port, server_env, wait_until
+from conduit.edge.headers import UI_POLICY
+from conduit.ops.nginx_config import (
+    STATIC_ROOT,
+    NginxTarget,
+    StandaloneNginx,
+    worker_user_for,
+    write_standalone,
+)
+from harness.net import free_port
+from tests.support.databases import postgres_database
+from tests.support.servers import server_env, wait_until
+from tests.support.skips import require_or_skip
+from tests.support.stack import (
+    STACK,
+    Stack,
+    alive,
+    call,
+    listening,
+    pids_of,
+    require_nginx,
+    stack_env,
+    started_stack,
+)
 
 pytestmark = pytest.mark.slow
 
-STACK = [sys.executable, str(REPO / "bin" / "stack.py")]
 LIMIT = 1024 * 1024  # the app's MAX_CONTENT_LENGTH, which nginx must share
 OTHER_CLIENT = "127.0.0.2"  # a second loopback address: a client that is not nginx's own address
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Stack:
-    directory: Path
-    port: int
-    app_ports: tuple[int, int]
-    env: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def app_log(self, port: int) -> str:
-        return (self.directory / "log" / f"app-{port}.log").read_text(errors="replace")
-
-    def request_lines(self, port: int) -> list[dict[str, Any]]:
-        """The app's ``conduit.request`` lines (the stack runs the production profile: JSON lines)."""
-        entries = [json.loads(line) for line in self.app_log(port).splitlines() if line.startswith("{")]
-        return [entry for entry in entries if entry["logger"] == "conduit.request"]
-
-    def nginx_log(self) -> str:
-        return (self.directory / "log" / "nginx-access.log").read_text(errors="replace")
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        source: str = "127.0.0.1",
-    ) -> Answer:
-        return call(self.port, method, path, body, headers, source)
-
-    def run(self, command: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*STACK, command],
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-
-def call(
-    port: int,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    source: str = "127.0.0.1",
-) -> Answer:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15, source_address=(source, 0))
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return Answer(response.status, response.headers, response.read())
-    finally:
-        conn.close()
-
-
-def stack_env(directory: Path, port: int, app_ports: tuple[int, int], database_url: str) -> dict[str, str]:
-    return server_env(
-        STACK_DIR=str(directory),
-        STACK_PORT=str(port),
-        STACK_APP_PORTS=",".join(map(str, app_ports)),
-        DATABASE_URL=database_url,
-        WEB_CONCURRENCY="2",
-    )
-
-
-def pids_of(directory: Path) -> dict[str, int]:
-    manifest = json.loads((directory / "run" / "stack.json").read_text())
-    pids = {}
-    for component in manifest["components"]:
-        pid_file = Path(component["pid_file"])
-        if pid_file.exists():
-            pids[component["name"]] = int(pid_file.read_text().split()[0])
-    return pids
-
-
-def alive(pid: int) -> bool:
-    try:
-        return bool(Path(f"/proc/{pid}/cmdline").read_bytes())  # a zombie has an empty command line
-    except OSError:
-        return False
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def require_nginx() -> None:
-    """nginx from Debian: installed here when missing and we are root (as `make stack` would)."""
-    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        return
-    if os.geteuid() == 0:
-        subprocess.run([str(REPO / "bin" / "system-packages"), "nginx"], check=False, timeout=600)
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
-        require_or_skip("nginx is not installed (bin/system-packages nginx)")
-
-
-@contextmanager
-def started_stack(
-    directory: Path, port: int, app_ports: tuple[int, int], env: dict[str, str]
-) -> Iterator[Stack]:
-    """``bin/stack.py up`` in *directory*; ``down`` afterwards, which must leave no process and no port."""
-    running = Stack(directory, port, app_ports, env)
-    started = running.run("up")
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert f"up: {running.url}" in started.stdout
-        yield running
-    finally:
-        pids = pids_of(directory)
-        stopped = running.run("down")
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert not [name for name, pid in pids.items() if alive(pid)], "stack-down left processes"
-        assert not [p for p in (port, *app_ports) if listening(p)], "stack-down left ports open"
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +105,28 @@ def test_static_files_come_precompressed_with_cache_headers(stack: Stack) -> Non
     deep_link = stack.request("GET", "/article/some-slug")
     assert (deep_link.status, deep_link.body) == (200, page.body)
     assert deep_link.headers["Cache-Control"] == "no-cache"
-    assert stack.request("GET", "/no/such/page").status == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/no/such/page", "/profile/a/b/c", "/static/assets/main.000000000000.js", "/assets/", "/apix"]
+)
+def test_nginx_answers_an_unknown_page_with_the_ui_and_404(stack: Stack, path: str) -> None:
+    answer = stack.request("GET", path, headers={"Accept-Encoding": "gzip"})
+    assert answer.status == 404
+    assert answer.headers["Content-Type"] == "text/html"
+    assert answer.headers["Cache-Control"] == "no-cache"
+    assert answer.headers["Content-Security-Policy"] == UI_POLICY
+    body = gzip.decompress(answer.body) if answer.headers.get("Content-Encoding") == "gzip" else answer.body
+    assert body == (STATIC_ROOT / "index.html").read_bytes()
+    assert stack.request("HEAD", path).status == 404
+
+
+@pytest.mark.parametrize("path", ["/api/no/such/thing", "/api/profiles/a/b/c"])
+def test_nginx_passes_the_apis_json_404_through(stack: Stack, path: str) -> None:
+    answer = stack.request("GET", path)
+    assert answer.status == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"errors": {"route": [f"no route matches GET {path}"]}}
 
 
 def register(stack: Stack, name: str) -> str:
@@ -405,7 +312,14 @@ def test_the_tls_variant_redirects_and_sends_hsts(
 
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False
-    conn = http.client.HTTPSConnection("127.0.0.1", tls_port, context=context, timeout=15)
+    # A handshake for a name nginx does not serve (or none: an IP address sends no SNI) is refused.
+    for name in ("evil.example", "127.0.0.1"):
+        with (
+            socket.create_connection(("127.0.0.1", tls_port), timeout=15) as raw,
+            pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"),
+        ):
+            context.wrap_socket(raw, server_hostname=None if name[0].isdigit() else name)
+    conn = http.client.HTTPSConnection("localhost", tls_port, context=context, timeout=15)
     try:
         conn.request("GET", "/api/tags")
         response = conn.getresponse()
@@ -520,3 +434,30 @@ def test_without_servers_the_stack_runs_private_postgres_and_redis() -> None:
     assert stopped.returncode == 0, stopped.stdout
     assert {"postgresql", "redis", "nginx"} <= set(pids)
     assert not [name for name, pid in pids.items() if alive(pid)]
+
+
+def raw_get(port: int, path: str, host: str) -> bytes:
+    """The bytes nginx answers to one GET with this Host header (b"" when it closes unanswered)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_nginx_closes_unknown_hosts_and_redirects_relatively(
+    private_nginx: Callable[[NginxTarget], StandaloneNginx], tmp_path: Path
+) -> None:
+    """Issue 14, finding 9: a directory redirect used to send ``Location: http://evil.example/assets/``."""
+    port = free_port()
+    dead = (f"127.0.0.1:{free_port()}",)
+    logs = {"access_log": str(tmp_path / "access.log"), "error_log": str(tmp_path / "error.log")}
+    private_nginx(NginxTarget(upstreams=dead, http_port=port, **logs))
+    wait_until(lambda: listening(port), "private nginx", 10)
+    for path in ("/assets", "/api//tags", "/"):
+        assert raw_get(port, path, "evil.example") == b"", path
+    answer = raw_get(port, "/assets", f"127.0.0.1:{port}").decode("latin-1")
+    assert answer.startswith("HTTP/1.1 301"), answer[:200]
+    assert re.search(r"^Location: /assets/\r$", answer, re.MULTILINE), answer[:400]
+    assert raw_get(port, "/", f"localhost:{port}").startswith(b"HTTP/1.1 200")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_or_skip
-from tests.integration.processes import (
+from harness.net import free_port, http_request
+from tests.support.processes import (
     START_TIMEOUT,
     Proc,
     app_directory,
@@ -33,12 +33,12 @@ from tests.integration.processes import (
     descendants,
     graceful_timeout,
     kill_leftovers,
-    migrated_sqlite,
     processes_mentioning,
     substitute,
     write_env_file,
 )
-from tests.integration.support import REPO, free_port, http_request, server_env, wait_until
+from tests.support.servers import REPO, server_env, wait_until
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -47,11 +47,6 @@ BIN = Path(sys.executable).parent
 #: A kill -9 of the master leaves its workers serving until they notice (up to GUNICORN_TIMEOUT / 2);
 #: the new master can only bind once they are gone.
 RECOVERY_TIMEOUT = 45.0
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return migrated_sqlite(tmp_path)
 
 
 # --- supervisord --------------------------------------------------------------------------------------

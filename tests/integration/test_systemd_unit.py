@@ -22,19 +22,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_or_skip
-from tests.integration.processes import (
+from harness.net import free_port, http_request
+from tests.support.processes import (
     START_TIMEOUT,
     Proc,
     app_directory,
     children_of,
     graceful_timeout,
     kill_leftovers,
-    migrated_sqlite,
     processes_mentioning,
     substitute,
 )
-from tests.integration.support import REPO, free_port, http_request, server_env, stop, wait_until
+from tests.support.servers import REPO, server_env, stop, wait_until
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -67,11 +67,6 @@ def seconds(value: str) -> float:
     assert parts, value
     assert "".join(f"{n}{u}" for n, u in parts) == value.replace(" ", ""), value
     return sum(float(number) * units[unit] for number, unit in parts)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return migrated_sqlite(tmp_path)
 
 
 @pytest.fixture(scope="module")

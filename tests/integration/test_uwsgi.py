@@ -29,9 +29,16 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from conduit.nginx_config import STATIC_ROOT, NginxTarget, StandaloneNginx, worker_user_for, write_standalone
-from tests.conftest import migrated_sqlite_url, require_or_skip
-from tests.integration.support import REPO, Reply, free_port, http_request, server_env, wait_until
+from conduit.ops.nginx_config import (
+    STATIC_ROOT,
+    NginxTarget,
+    StandaloneNginx,
+    worker_user_for,
+    write_standalone,
+)
+from harness.net import Reply, free_port, http_request
+from tests.support.servers import REPO, server_env, wait_until
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -232,36 +239,24 @@ def uwsgi(workdir: Path, env: dict[str, str], *args: str) -> Iterator[Uwsgi]:
             stop_uwsgi(process, running.seen)
 
 
-def wait_until_serving(server: Uwsgi) -> None:
+def wait_until_serving(uwsgi_server: Uwsgi) -> None:
     wait_until(
-        lambda: server.call("GET", "/healthz").status == 200,
+        lambda: uwsgi_server.call("GET", "/healthz").status == 200,
         "uWSGI /healthz over the uwsgi protocol",
         START_TIMEOUT,
-        alive=lambda: server.process.poll() is None,
-        log=server.stderr,
+        alive=lambda: uwsgi_server.process.poll() is None,
+        log=uwsgi_server.stderr,
     )
-    server.workers()
+    uwsgi_server.workers()
 
 
 @pytest.fixture
-def migrated_sqlite(tmp_path: Path) -> str:
-    return migrated_sqlite_url(tmp_path)
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    path = tmp_path / "run"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def server(workdir: Path, migrated_sqlite: str) -> Iterator[Uwsgi]:
+def uwsgi_server(workdir: Path, sqlite_url: str) -> Iterator[Uwsgi]:
     env = uwsgi_env(
         CONDUIT_UWSGI_PORT=str(free_port()),
         WEB_CONCURRENCY=str(WORKERS),
         CONDUIT_ENV="testing",
-        DATABASE_URL=migrated_sqlite,
+        DATABASE_URL=sqlite_url,
     )
     with uwsgi(workdir, env) as running:
         wait_until_serving(running)
@@ -303,42 +298,42 @@ def test_the_ini_takes_port_and_workers_from_the_environment() -> None:
 # --- (a) the uwsgi protocol, directly ------------------------------------------------------------------
 
 
-def test_serves_the_api_over_the_uwsgi_protocol(server: Uwsgi) -> None:
-    tags = server.call("GET", "/api/tags")
+def test_serves_the_api_over_the_uwsgi_protocol(uwsgi_server: Uwsgi) -> None:
+    tags = uwsgi_server.call("GET", "/api/tags")
     assert tags.status == 200
     assert tags.headers["Content-Type"].startswith("application/json")
     assert tags.json() == {"tags": []}
 
     user = {"user": {"username": "gina", "email": "gina@example.com", "password": "password123"}}
-    created = server.call("POST", "/api/users", user)
+    created = uwsgi_server.call("POST", "/api/users", user)
     assert created.status == 201, created.body
     token = created.json()["user"]["token"]
-    me = server.call("GET", "/api/user", headers={"Authorization": f"Token {token}"})
+    me = uwsgi_server.call("GET", "/api/user", headers={"Authorization": f"Token {token}"})
     assert me.status == 200
     assert me.json()["user"]["username"] == "gina"
 
-    taken = server.call("POST", "/api/users", user)
+    taken = uwsgi_server.call("POST", "/api/users", user)
     assert taken.status == 409
-    missing = server.call("GET", "/no/such/route")
+    missing = uwsgi_server.call("GET", "/api/no/such/route")
     assert missing.status == 404
     assert missing.headers["Content-Type"].startswith("application/json")
 
     # nginx sends the request id as X-Request-ID; the app echoes it and logs it on its one request line
     # (uWSGI's own request log is off: disable-logging).
-    echoed = server.call("GET", "/api/tags?limit=1", headers={"X-Request-ID": "over-uwsgi-1"})
+    echoed = uwsgi_server.call("GET", "/api/tags?limit=1", headers={"X-Request-ID": "over-uwsgi-1"})
     assert echoed.headers["X-Request-ID"] == "over-uwsgi-1"
-    line = request_line(server, "over-uwsgi-1")
+    line = request_line(uwsgi_server, "over-uwsgi-1")
     assert re.fullmatch(r'127\.0\.0\.1 "GET /api/tags\?limit=1 HTTP/1\.1" 200 [\d.]+ms', line), line
-    assert sum("GET /api/tags?limit=1 " in line for line in server.log().splitlines()) == 1
+    assert sum("GET /api/tags?limit=1 " in line for line in uwsgi_server.log().splitlines()) == 1
 
 
-def test_metrics_add_up_every_worker(workdir: Path, migrated_sqlite: str) -> None:
+def test_metrics_add_up_every_worker(workdir: Path, sqlite_url: str) -> None:
     """conduit.wsgi makes the multiprocess directory in uWSGI's master: one total per instance."""
     env = uwsgi_env(
         CONDUIT_UWSGI_PORT=str(free_port()),
         WEB_CONCURRENCY=str(WORKERS),
         CONDUIT_ENV="testing",
-        DATABASE_URL=migrated_sqlite,
+        DATABASE_URL=sqlite_url,
         LOG_FORMAT="json",  # the request lines name the worker (pid)
     )
     with uwsgi(workdir, env) as running:
@@ -365,21 +360,21 @@ def tags_requests(families: Iterable[Metric]) -> float:
     )
 
 
-def test_large_request_headers_fit(server: Uwsgi) -> None:
+def test_large_request_headers_fit(uwsgi_server: Uwsgi) -> None:
     """buffer-size: the request's variables may exceed uWSGI's default 4 KiB (then there is no answer)."""
     headers = {f"X-Pad-{number}": "p" * 3000 for number in range(4)}
-    assert server.call("GET", "/api/tags", headers=headers).status == 200
+    assert uwsgi_server.call("GET", "/api/tags", headers=headers).status == 200
 
 
-def test_nothing_is_written_to_stdout(server: Uwsgi) -> None:
+def test_nothing_is_written_to_stdout(uwsgi_server: Uwsgi) -> None:
     for path in ("/healthz", "/readyz", "/api/tags", "/api/articles", "/nope"):
-        server.call("GET", path)
-    server.call("POST", "/api/users", {"user": {}})
-    workers = server.workers()
-    stop_uwsgi(server.process, workers)
-    assert server.process.returncode == 0
-    assert server.stdout.read_bytes() == b""
-    log = server.log()
+        uwsgi_server.call("GET", path)
+    uwsgi_server.call("POST", "/api/users", {"user": {}})
+    workers = uwsgi_server.workers()
+    stop_uwsgi(uwsgi_server.process, workers)
+    assert uwsgi_server.process.returncode == 0
+    assert uwsgi_server.stdout.read_bytes() == b""
+    log = uwsgi_server.log()
     assert "spawned uWSGI worker" in log  # the logs exist: they went to stderr
     assert '"GET /api/articles HTTP/1.1" 200' in log  # so did the request log
     assert "Traceback" not in log
@@ -449,19 +444,19 @@ def other_addresses_of_this_host() -> list[str]:
     return found
 
 
-def test_the_socket_is_bound_to_loopback_only(server: Uwsgi) -> None:
-    bound = re.findall(r"^uwsgi socket \d+ bound to (\S+) address (\S+) fd \d+$", server.log(), re.M)
-    assert bound == [("TCP", f"127.0.0.1:{server.port}")]
-    pids = [server.process.pid, *server.workers()]
-    assert listening_sockets(pids) == {("127.0.0.1", server.port)}
+def test_the_socket_is_bound_to_loopback_only(uwsgi_server: Uwsgi) -> None:
+    bound = re.findall(r"^uwsgi socket \d+ bound to (\S+) address (\S+) fd \d+$", uwsgi_server.log(), re.M)
+    assert bound == [("TCP", f"127.0.0.1:{uwsgi_server.port}")]
+    pids = [uwsgi_server.process.pid, *uwsgi_server.workers()]
+    assert listening_sockets(pids) == {("127.0.0.1", uwsgi_server.port)}
     for address in other_addresses_of_this_host():
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.settimeout(3)
-            assert sock.connect_ex((address, server.port)) != 0, f"uWSGI answers on {address}"
+            assert sock.connect_ex((address, uwsgi_server.port)) != 0, f"uWSGI answers on {address}"
 
 
-def test_a_request_cannot_make_uwsgi_load_other_code(server: Uwsgi, tmp_path: Path) -> None:
+def test_a_request_cannot_make_uwsgi_load_other_code(uwsgi_server: Uwsgi, tmp_path: Path) -> None:
     """max-apps = 1: UWSGI_FILE with UWSGI_APPID would otherwise make a worker import any Python file
     (seed 004: never expose a uwsgi socket)."""
     marker = tmp_path / "loaded"
@@ -477,35 +472,35 @@ def test_a_request_cannot_make_uwsgi_load_other_code(server: Uwsgi, tmp_path: Pa
         {"UWSGI_FILE": str(intruder), "SCRIPT_NAME": "/x"},
     ):
         variables = {**request_variables("GET", "/x/y"), **extra}
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        with socket.create_connection(("127.0.0.1", uwsgi_server.port), timeout=10) as sock:
             sock.sendall(uwsgi_packet(variables))
             answer = parse_response(read_to_end(sock))
         assert answer.body != b"intruder"
         assert answer.status == 404  # Conduit's answer for an unknown route
         assert answer.headers["Content-Type"].startswith("application/json")
     assert not marker.exists()
-    assert "you cannot load more than 1 apps" in server.log()
+    assert "you cannot load more than 1 apps" in uwsgi_server.log()
 
 
-def test_the_master_holds_no_database_connection(server: Uwsgi, migrated_sqlite: str) -> None:
+def test_the_master_holds_no_database_connection(uwsgi_server: Uwsgi, sqlite_url: str) -> None:
     """The app is loaded in the master before the fork (lazy-apps off): the engine must not have
     connected there, or every worker would share the master's connection."""
-    database = migrated_sqlite.removeprefix("sqlite:///")
+    database = sqlite_url.removeprefix("sqlite:///")
     for _ in range(10):  # the workers connect
-        assert server.call("GET", "/readyz").status == 200
-    assert database not in open_files(server.process.pid)
-    assert any(database in open_files(pid) for pid in server.workers())
+        assert uwsgi_server.call("GET", "/readyz").status == 200
+    assert database not in open_files(uwsgi_server.process.pid)
+    assert any(database in open_files(pid) for pid in uwsgi_server.workers())
 
 
 # --- (c) an unsafe configuration -----------------------------------------------------------------------
 
 
-def test_production_without_a_secret_key_refuses_to_start(workdir: Path, migrated_sqlite: str) -> None:
+def test_production_without_a_secret_key_refuses_to_start(workdir: Path, sqlite_url: str) -> None:
     env = uwsgi_env(
         CONDUIT_UWSGI_PORT=str(free_port()),
         WEB_CONCURRENCY=str(WORKERS),
         CONDUIT_ENV="production",
-        DATABASE_URL=migrated_sqlite,
+        DATABASE_URL=sqlite_url,
     )
     with uwsgi(workdir, env) as running:
         try:
@@ -544,86 +539,86 @@ class HalfSent:
 
 
 @contextmanager
-def request_in_flight(server: Uwsgi, username: str) -> Iterator[HalfSent]:
+def request_in_flight(uwsgi_server: Uwsgi, username: str) -> Iterator[HalfSent]:
     data = json.dumps(
         {"user": {"username": username, "email": f"{username}@example.com", "password": "password123"}}
     ).encode()
     variables = request_variables("POST", "/api/users", data, {"Content-Type": "application/json"})
-    with socket.create_connection(("127.0.0.1", server.port), timeout=STOP_TIMEOUT) as sock:
+    with socket.create_connection(("127.0.0.1", uwsgi_server.port), timeout=STOP_TIMEOUT) as sock:
         sock.sendall(uwsgi_packet(variables, data[:10]))
         # uWSGI drops a client silent for socket-timeout (4 s): the rest must follow well before that.
         time.sleep(0.5)  # a worker accepts it and waits for the body
         yield HalfSent(sock, data[10:])
 
 
-def signal_master(server: Uwsgi, signum: signal.Signals) -> None:
+def signal_master(uwsgi_server: Uwsgi, signum: signal.Signals) -> None:
     """Send *signum* to the master and wait until it has reacted (it logs what it does)."""
-    logged = len(server.log())
-    server.process.send_signal(signum)
-    wait_until(lambda: len(server.log()) > logged, f"uWSGI reacting to {signum.name}", 3)
+    logged = len(uwsgi_server.log())
+    uwsgi_server.process.send_signal(signum)
+    wait_until(lambda: len(uwsgi_server.log()) > logged, f"uWSGI reacting to {signum.name}", 3)
     time.sleep(0.2)  # the master has told the workers
 
 
-def test_sighup_reloads_gracefully(server: Uwsgi) -> None:
+def test_sighup_reloads_gracefully(uwsgi_server: Uwsgi) -> None:
     """HUP: the request in progress is answered, the same master reloads the app into new workers, and
     the socket stays open throughout (a client connecting mid-reload waits, it is not refused)."""
-    before = server.workers()
+    before = uwsgi_server.workers()
     assert len(before) == WORKERS
-    with request_in_flight(server, "during-reload") as pending:
-        signal_master(server, signal.SIGHUP)
+    with request_in_flight(uwsgi_server, "during-reload") as pending:
+        signal_master(uwsgi_server, signal.SIGHUP)
         answer = pending.finish()
     assert answer.status == 201, answer.body
     assert answer.json()["user"]["username"] == "during-reload"
-    assert "gracefully killing workers" in server.log()
+    assert "gracefully killing workers" in uwsgi_server.log()
 
     # Mid-reload (the app may not be loaded yet): a new connection waits in the backlog and is answered.
-    assert server.call("GET", "/api/profiles/during-reload").status == 200
+    assert uwsgi_server.call("GET", "/api/profiles/during-reload").status == 200
 
     def replaced() -> bool:
-        now = server.workers()
+        now = uwsgi_server.workers()
         return len(now) == WORKERS and not set(now) & set(before)
 
-    wait_until(replaced, "new workers", START_TIMEOUT, alive=lambda: server.process.poll() is None)
-    assert server.process.poll() is None  # the same master
-    assert "binary reloading uWSGI" in server.log()
-    assert server.log().count("uwsgi socket 0 bound to TCP address") == 1  # inherited, never closed
+    wait_until(replaced, "new workers", START_TIMEOUT, alive=lambda: uwsgi_server.process.poll() is None)
+    assert uwsgi_server.process.poll() is None  # the same master
+    assert "binary reloading uWSGI" in uwsgi_server.log()
+    assert uwsgi_server.log().count("uwsgi socket 0 bound to TCP address") == 1  # inherited, never closed
     for _ in range(2 * WORKERS):
-        assert server.call("GET", "/api/tags").status == 200
-    assert "Traceback" not in server.log()
+        assert uwsgi_server.call("GET", "/api/tags").status == 200
+    assert "Traceback" not in uwsgi_server.log()
 
 
-def test_sigterm_stops_gracefully_and_promptly(server: Uwsgi) -> None:
+def test_sigterm_stops_gracefully_and_promptly(uwsgi_server: Uwsgi) -> None:
     """TERM (die-on-term + the graceful hook): the request in progress is answered, then uWSGI exits 0
     with its workers, and the port closes."""
-    workers = server.workers()
-    with request_in_flight(server, "during-stop") as pending:
+    workers = uwsgi_server.workers()
+    with request_in_flight(uwsgi_server, "during-stop") as pending:
         stopping = time.monotonic()
-        signal_master(server, signal.SIGTERM)
+        signal_master(uwsgi_server, signal.SIGTERM)
         answer = pending.finish()
     assert answer.status == 201, answer.body
     try:
-        returncode = server.process.wait(timeout=STOP_TIMEOUT)
+        returncode = uwsgi_server.process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"uWSGI still running {STOP_TIMEOUT:.0f} s after SIGTERM:\n{server.log()[-3000:]}")
+        pytest.fail(f"uWSGI still running {STOP_TIMEOUT:.0f} s after SIGTERM:\n{uwsgi_server.log()[-3000:]}")
     assert time.monotonic() - stopping < STOP_TIMEOUT
     assert returncode == 0
-    assert "graceful shutdown triggered" in server.log()
-    assert "goodbye to uWSGI" in server.log()
+    assert "graceful shutdown triggered" in uwsgi_server.log()
+    assert "goodbye to uWSGI" in uwsgi_server.log()
     assert not [pid for pid, started in workers.items() if alive(pid, started)]
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", server.port), timeout=3).close()
-    assert "Traceback" not in server.log()
+        socket.create_connection(("127.0.0.1", uwsgi_server.port), timeout=3).close()
+    assert "Traceback" not in uwsgi_server.log()
 
 
-def test_a_killed_master_leaves_no_worker_holding_the_port(server: Uwsgi) -> None:
+def test_a_killed_master_leaves_no_worker_holding_the_port(uwsgi_server: Uwsgi) -> None:
     """no-orphans: a worker busy with a request when the master is SIGKILLed (the OOM killer) dies with
     it. Otherwise it holds the port until its request ends (harakiri is the master's job), and the
     restarted uWSGI cannot bind it. (uWSGI 2.0.31 retires idle orphans by itself.)"""
-    workers = server.workers()
+    workers = uwsgi_server.workers()
     assert len(workers) == WORKERS
-    with request_in_flight(server, "orphaned"):
-        server.process.kill()
-        server.process.wait(timeout=10)
+    with request_in_flight(uwsgi_server, "orphaned"):
+        uwsgi_server.process.kill()
+        uwsgi_server.process.wait(timeout=10)
         # Well within socket-timeout (4 s), after which the busy worker would give up its request anyway.
         wait_until(
             lambda: not [pid for pid, started in workers.items() if alive(pid, started)],
@@ -632,7 +627,7 @@ def test_a_killed_master_leaves_no_worker_holding_the_port(server: Uwsgi) -> Non
         )
     with socket.socket() as sock:  # what the restarted uWSGI does first
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", server.port))
+        sock.bind(("127.0.0.1", uwsgi_server.port))
         sock.listen()
 
 
@@ -670,20 +665,20 @@ def private_nginx(prefix: Path, site: NginxTarget) -> Iterator[StandaloneNginx]:
                 time.sleep(0.1)
 
 
-def request_line(server: Uwsgi, request_id: str) -> str:
+def request_line(uwsgi_server: Uwsgi, request_id: str) -> str:
     """The app's request line for *request_id*, from the client address on (the only line per request)."""
     marker = f"[conduit.request] [{request_id}] "
-    wait_until(lambda: marker in server.log(), f"the request line of {request_id}", 5)
-    lines = [line for line in server.log().splitlines() if marker in line]
+    wait_until(lambda: marker in uwsgi_server.log(), f"the request line of {request_id}", 5)
+    lines = [line for line in uwsgi_server.log().splitlines() if marker in line]
     assert len(lines) == 1, lines
     return lines[0].split(marker, 1)[1]
 
 
-def test_through_nginx_with_uwsgi_pass(server: Uwsgi, tmp_path: Path) -> None:
+def test_through_nginx_with_uwsgi_pass(uwsgi_server: Uwsgi, tmp_path: Path) -> None:
     port = free_port()
     prefix = tmp_path / "nginx"
     site = NginxTarget(
-        upstreams=(f"127.0.0.1:{server.port}",),
+        upstreams=(f"127.0.0.1:{uwsgi_server.port}",),
         protocol="uwsgi",
         http_port=port,
         access_log=str(prefix / "access.log"),
@@ -699,7 +694,7 @@ def test_through_nginx_with_uwsgi_pass(server: Uwsgi, tmp_path: Path) -> None:
         # nginx's request id reaches the app (uwsgi_param HTTP_X_REQUEST_ID) and its request line.
         request_id = tags.headers["X-Request-ID"]
         assert re.fullmatch(r"[0-9a-f]{32}", request_id)
-        assert request_line(server, request_id).startswith('127.0.0.1 "GET /api/tags HTTP/1.1" 200 ')
+        assert request_line(uwsgi_server, request_id).startswith('127.0.0.1 "GET /api/tags HTTP/1.1" 200 ')
 
         # Another client (a second loopback address): REMOTE_ADDR is the client's, from uwsgi_params,
         # and a well-formed X-Request-ID of the client's is kept.
@@ -711,7 +706,7 @@ def test_through_nginx_with_uwsgi_pass(server: Uwsgi, tmp_path: Path) -> None:
             assert connection.getresponse().status == 200
         finally:
             connection.close()
-        line = request_line(server, "from-another-client-1")
+        line = request_line(uwsgi_server, "from-another-client-1")
         assert line.startswith(f'{OTHER_CLIENT} "GET /api/tags HTTP/1.1" 200 ')
 
         user = {"user": {"username": "nina", "email": "nina@example.com", "password": "password123"}}
@@ -730,7 +725,7 @@ def test_through_nginx_with_uwsgi_pass(server: Uwsgi, tmp_path: Path) -> None:
             assert http_request(base, "GET", "/api/articles").status == 200
 
         # uWSGI gone: nginx answers for it, in JSON.
-        stop_uwsgi(server.process, server.workers())
+        stop_uwsgi(uwsgi_server.process, uwsgi_server.workers())
         down = http_request(base, "GET", "/api/tags")
         assert down.status == 502
         assert "server" in down.json()["errors"]
@@ -738,4 +733,4 @@ def test_through_nginx_with_uwsgi_pass(server: Uwsgi, tmp_path: Path) -> None:
 
     access = (prefix / "access.log").read_text()
     assert f"rid={request_id}" in access
-    assert "Traceback" not in server.log()
+    assert "Traceback" not in uwsgi_server.log()

@@ -5,15 +5,15 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from conduit.db import Base, UTCDateTime, utcnow
+from conduit.storage.database import Base, UTCDateTime, utcnow
 
 
 class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (
-        # The list order (newest first, id breaks ties) and the author filter.
+        # The list order (newest first, id breaks ties), and the same order by author (filter, feed).
         Index("ix_articles_created_at_id", "created_at", "id"),
-        Index("ix_articles_author_id_created_at", "author_id", "created_at"),
+        Index("ix_articles_author_id_created_at_id", "author_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

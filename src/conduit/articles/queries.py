@@ -1,22 +1,27 @@
 """Article reads. A page of articles is one SELECT: author, tags, favourite count and the viewer's
 ``favorited``/``following`` flags are correlated subqueries and ``articlesCount`` an uncorrelated one, so
-the statement count does not depend on the page size."""
+the statement count does not depend on the page size.
+
+A filter by name (tag, author, favouriting user) is first resolved to an id, all names in one lookup
+through their unique indexes: an unknown name is an empty page at the cost of that lookup, and the page
+query then filters by id through an index (``article_tags(tag_id, ...)``, ``favorites(user_id, ...)``,
+``articles(author_id, ...)``) instead of a semi-join that PostgreSQL may run over every article."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from conduit.articles.models import Article, Favorite
 from conduit.profiles.models import Follow
 from conduit.tags.models import ArticleTag, Tag
 from conduit.tags.queries import parse_tag_list, tag_list_column
-from conduit.timestamps import iso_utc
 from conduit.users.models import User
+from conduit.web.timestamps import iso_utc
 
 
 @dataclass(frozen=True)
@@ -27,32 +32,50 @@ class ArticleFilter:
     #: Only articles by authors this user id follows (the feed).
     followed_by: int | None = None
 
-    def parameters(self) -> dict[str, Any]:
-        """The values of the filters in use, by the names of their bound parameters."""
-        return {name: value for name, value in asdict(self).items() if value is not None}
+    def names(self) -> dict[str, str]:
+        """The filters by name in use: each becomes the bound parameter ``<name>_id`` once resolved."""
+        named = {"tag": self.tag, "author": self.author, "favorited": self.favorited}
+        return {key: value for key, value in named.items() if value is not None}
+
+
+def _lookup(key: str) -> ColumnElement[Any]:
+    """The id a filter's name stands for (NULL when unknown), by a unique index."""
+    if key == "tag":
+        return select(Tag.id).where(Tag.name == bindparam(key)).scalar_subquery()
+    return select(User.id).where(User.username == bindparam(key)).scalar_subquery()
+
+
+@lru_cache(maxsize=16)
+def _resolve_statement(used: frozenset[str]) -> Select[Any]:
+    return select(*(_lookup(key).label(key) for key in sorted(used)))
+
+
+def resolve_filters(db: Session, filters: ArticleFilter) -> dict[str, int] | None:
+    """The page query's filter parameters by id; None when a name is unknown (the page is empty). One
+    statement whatever the number of names, none without."""
+    names = filters.names()
+    parameters: dict[str, int] = {}
+    if names:
+        row = db.execute(_resolve_statement(frozenset(names)), names).one()
+        for key in names:
+            value = getattr(row, key)
+            if value is None:
+                return None
+            parameters[f"{key}_id"] = int(value)
+    if filters.followed_by is not None:
+        parameters["followed_by"] = filters.followed_by
+    return parameters
 
 
 def _conditions(used: frozenset[str]) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if "tag" in used:
-        tagged = (
-            select(ArticleTag.article_id)
-            .join(Tag, Tag.id == ArticleTag.tag_id)
-            .where(Tag.name == bindparam("tag"))
-        )
+    if "tag_id" in used:
+        tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id == bindparam("tag_id"))
         conditions.append(Article.id.in_(tagged))
-    if "author" in used:
-        author = aliased(User)
-        conditions.append(
-            Article.author_id.in_(select(author.id).where(author.username == bindparam("author")))
-        )
-    if "favorited" in used:
-        fan = aliased(User)
-        liked = (
-            select(Favorite.article_id)
-            .join(fan, fan.id == Favorite.user_id)
-            .where(fan.username == bindparam("favorited"))
-        )
+    if "author_id" in used:
+        conditions.append(Article.author_id == bindparam("author_id"))
+    if "favorited_id" in used:
+        liked = select(Favorite.article_id).where(Favorite.user_id == bindparam("favorited_id"))
         conditions.append(Article.id.in_(liked))
     if "followed_by" in used:
         followed = select(Follow.followee_id).where(Follow.follower_id == bindparam("followed_by"))
@@ -90,6 +113,16 @@ def _view(dialect: str, authenticated: bool, *, with_body: bool) -> Select[Any]:
     return select(*columns).join(User, User.id == Article.author_id)
 
 
+def _count_statement(used: frozenset[str], conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    """``articlesCount``. A filter by tag or by favouriting user alone counts its link rows, an index-only
+    scan that does not touch ``articles`` (each link row names an existing article: foreign keys)."""
+    if used == {"tag_id"}:
+        return select(func.count()).select_from(ArticleTag).where(ArticleTag.tag_id == bindparam("tag_id"))
+    if used == {"favorited_id"}:
+        return select(func.count()).select_from(Favorite).where(Favorite.user_id == bindparam("favorited_id"))
+    return select(func.count()).select_from(Article).where(*conditions)
+
+
 @lru_cache(maxsize=128)
 def _list_statements(
     dialect: str, authenticated: bool, used: frozenset[str]
@@ -99,7 +132,7 @@ def _list_statements(
     parameters (``viewer_id``, ``limit``, ``offset`` and one per filter)."""
     conditions = _conditions(used)
     newest_first = (Article.created_at.desc(), Article.id.desc())
-    count = select(func.count()).select_from(Article).where(*conditions)
+    count = _count_statement(used, conditions)
     page = (
         select(Article.id)
         .where(*conditions)
@@ -153,8 +186,11 @@ def list_articles(
     """One page, newest first, and the number of articles that match the filters, in one statement.
     The page's ids are chosen first from the index alone, so the per-article subqueries run for the page
     only, not for every row an ``offset`` skips; the count is an uncorrelated scalar subquery (evaluated
-    once). Only a page past the end needs a statement of its own to learn the count."""
-    parameters = filters.parameters()
+    once). Only a page past the end needs a statement of its own to learn the count. A filter that names
+    an unknown tag or user costs its lookup only."""
+    parameters = resolve_filters(db, filters)
+    if parameters is None:
+        return [], 0
     query, count = _list_statements(_dialect(db), viewer_id is not None, frozenset(parameters))
     rows = db.execute(query, {**parameters, "viewer_id": viewer_id, "limit": limit, "offset": offset}).all()
     if rows:

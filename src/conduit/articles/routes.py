@@ -12,8 +12,6 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from conduit import metrics
-from conduit.api import TOKEN, responses, settings
 from conduit.articles.models import Article, Favorite
 from conduit.articles.queries import (
     ArticleFilter,
@@ -32,13 +30,16 @@ from conduit.articles.schemas import (
     UpdateArticleRequest,
 )
 from conduit.articles.slugs import available_slug, base_slug, with_suffix
-from conduit.db import insert_ignoring_duplicates, session, utcnow
-from conduit.errors import ApiError, forbidden, not_found
-from conduit.http_cache import revalidated
-from conduit.security import auth_optional, auth_required, current_user, optional_user
+from conduit.extensions import current_settings
+from conduit.observability import metrics
+from conduit.storage.database import insert_ignoring_duplicates, session, utcnow
 from conduit.tags.cache import invalidate_tags
 from conduit.tags.queries import set_tags
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
 from conduit.users.models import Permission, User
+from conduit.web.errors import ApiError, forbidden, not_found
+from conduit.web.http_cache import revalidated
+from conduit.web.openapi import TOKEN, responses
 
 bp = APIBlueprint("articles", __name__, url_prefix="/api", abp_tags=[Tag(name="Articles")])
 favorites_bp = APIBlueprint("favorites", __name__, url_prefix="/api", abp_tags=[Tag(name="Favorites")])
@@ -47,7 +48,7 @@ SLUG_ATTEMPTS = 5
 
 
 def page_size(limit: int | None) -> int:
-    config = settings()
+    config = current_settings()
     if limit is None:
         return config.default_page_size
     if limit > config.max_page_size:

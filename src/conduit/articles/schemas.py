@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
 from conduit.profiles.schemas import Profile
-from conduit.validation import RequestModel, RequiredText
+from conduit.web.validation import RequestModel, RequiredText
 
 TAG_MAX_LENGTH = 64
 MAX_TAGS = 20

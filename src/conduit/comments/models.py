@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from conduit.db import Base, UTCDateTime, utcnow
+from conduit.storage.database import Base, UTCDateTime, utcnow
 
 
 class Comment(Base):

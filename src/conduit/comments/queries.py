@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from conduit.comments.models import Comment
 from conduit.profiles.models import Follow
-from conduit.timestamps import iso_utc
 from conduit.users.models import User
+from conduit.web.timestamps import iso_utc
 
 
 def _view(viewer_id: int | None) -> Any:
@@ -44,10 +44,20 @@ def comment_json(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def article_comments(db: Session, viewer_id: int | None, article_id: int) -> list[dict[str, Any]]:
-    """An article's comments, oldest first (reading order), in one SELECT."""
-    query = _view(viewer_id).where(Comment.article_id == article_id).order_by(Comment.created_at, Comment.id)
-    return [comment_json(row) for row in db.execute(query)]
+def article_comments(
+    db: Session, viewer_id: int | None, article_id: int, *, limit: int, offset: int = 0
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of an article's comments, oldest first (reading order), in one SELECT, and whether more
+    follow (one row more than the page is read to know it)."""
+    query = (
+        _view(viewer_id)
+        .where(Comment.article_id == article_id)
+        .order_by(Comment.created_at, Comment.id)
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    rows = db.execute(query).all()
+    return [comment_json(row) for row in rows[:limit]], len(rows) > limit
 
 
 def comment_view(db: Session, viewer_id: int | None, comment_id: int) -> dict[str, Any]:

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from sqlalchemy import select
 
-from conduit import metrics
-from conduit.api import TOKEN, responses
 from conduit.articles.routes import article_or_404
 from conduit.articles.schemas import SlugPath
 from conduit.comments.models import Comment
 from conduit.comments.queries import article_comments, comment_view
 from conduit.comments.schemas import (
     CommentPath,
+    CommentsQuery,
     MultipleCommentsResponse,
     NewCommentRequest,
     SingleCommentResponse,
 )
-from conduit.db import session
-from conduit.errors import forbidden, not_found
-from conduit.security import auth_optional, auth_required, current_user, optional_user
+from conduit.extensions import current_settings
+from conduit.observability import metrics
+from conduit.storage.database import session
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
 from conduit.users.models import Permission
+from conduit.web.errors import ApiError, forbidden, not_found
+from conduit.web.openapi import TOKEN, responses
 
 bp = APIBlueprint("comments", __name__, url_prefix="/api", abp_tags=[Tag(name="Comments")])
 
@@ -34,12 +37,24 @@ bp = APIBlueprint("comments", __name__, url_prefix="/api", abp_tags=[Tag(name="C
     operation_id="GetArticleComments",
 )
 @auth_optional
-def get_comments(path: SlugPath) -> dict[str, Any]:
-    """The comments of an article, oldest first."""
+def get_comments(path: SlugPath, query: CommentsQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The comments of an article, oldest first, at most COMMENTS_PAGE_SIZE (100) at a time: when more
+    follow, the ``Link`` header names the next page (``rel="next"``)."""
+    most = current_settings().comments_page_size
+    limit = most if query.limit is None else query.limit
+    if limit > most:
+        raise ApiError(422, {"limit": [f"must be less than or equal to {most}"]})
     db = session()
     article = article_or_404(db, path.slug)
     viewer = optional_user()
-    return {"comments": article_comments(db, None if viewer is None else viewer.id, article.id)}
+    comments, more = article_comments(
+        db, None if viewer is None else viewer.id, article.id, limit=limit, offset=query.offset
+    )
+    headers = {}
+    if more:
+        following = url_for("comments.get_comments", slug=path.slug, limit=limit, offset=query.offset + limit)
+        headers["Link"] = f'<{following}>; rel="next"'
+    return {"comments": comments}, 200, headers
 
 
 @bp.post(

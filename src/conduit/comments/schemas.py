@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from conduit.profiles.schemas import Profile
-from conduit.validation import RequestModel, RequiredText
+from conduit.web.validation import RequestModel, RequiredText, RowId, within_rows
 
 
 class NewComment(RequestModel):
@@ -16,9 +16,22 @@ class NewCommentRequest(RequestModel):
     comment: NewComment
 
 
+class CommentsQuery(BaseModel):
+    """A page of an article's comments, oldest first. When more follow, the response's ``Link`` header
+    names the next page (``rel="next"``); the body keeps the spec's shape."""
+
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Page size: default and maximum 100 (COMMENTS_PAGE_SIZE)",
+        json_schema_extra={"maximum": 100},
+    )
+    offset: int = Field(default=0, ge=0, le=2**31 - 1, description="Comments to skip")
+
+
 class CommentPath(BaseModel):
     slug: str = Field(max_length=300)
-    id: int = Field(ge=1, le=2**63 - 1, description="The comment's id")
+    id: Annotated[RowId, within_rows("comment")] = Field(description="The comment's id")
 
 
 class Comment(BaseModel):

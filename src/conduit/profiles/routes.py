@@ -9,15 +9,15 @@ from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from sqlalchemy import delete
 
-from conduit.api import TOKEN, responses
-from conduit.db import insert_ignoring_duplicates, session
-from conduit.errors import ApiError, not_found
-from conduit.http_cache import revalidated
 from conduit.profiles.models import Follow
 from conduit.profiles.queries import find_user, is_following, profile_json
 from conduit.profiles.schemas import ProfileResponse, UsernamePath
-from conduit.security import auth_optional, auth_required, current_user, optional_user
+from conduit.storage.database import insert_ignoring_duplicates, session
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
 from conduit.users.models import User
+from conduit.web.errors import ApiError, not_found
+from conduit.web.http_cache import revalidated
+from conduit.web.openapi import TOKEN, responses
 
 bp = APIBlueprint("profiles", __name__, url_prefix="/api", abp_tags=[Tag(name="Profile")])
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from conduit.db import Base
+from conduit.storage.database import Base
 
 
 class Tag(Base):

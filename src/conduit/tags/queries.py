@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from conduit.db import insert_ignoring_duplicates
+from conduit.storage.database import insert_ignoring_duplicates
 from conduit.tags.models import ArticleTag, Tag
 
 
@@ -42,11 +42,17 @@ def set_tags(db: Session, article_id: int, names: Sequence[str]) -> None:
     db.execute(insert(ArticleTag), [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids])
 
 
-def used_tags(db: Session) -> list[str]:
-    """Every tag that at least one article carries, in alphabetical order."""
-    query = (
-        select(Tag.name)
-        .where(select(ArticleTag.tag_id).where(ArticleTag.tag_id == Tag.id).exists())
-        .order_by(Tag.name)
+def used_tags(db: Session, most: int) -> list[str]:
+    """The *most* tags that the most articles carry (the newest tag first among equals, so that a tag
+    just used shows while fewer than *most* tags are used twice), in alphabetical order. Counted from
+    the ``article_tags(tag_id, article_id)`` index alone."""
+    uses = func.count().label("uses")
+    top = (
+        select(ArticleTag.tag_id, uses)
+        .group_by(ArticleTag.tag_id)
+        .order_by(uses.desc(), ArticleTag.tag_id.desc())
+        .limit(most)
+        .subquery()
     )
+    query = select(Tag.name).join(top, top.c.tag_id == Tag.id).order_by(Tag.name)
     return list(db.scalars(query))

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from conduit.db import Base, UTCDateTime, utcnow
+from conduit.storage.database import Base, UTCDateTime, utcnow
 
 
 class Permission(enum.IntFlag):

@@ -7,18 +7,17 @@ from typing import Any
 from flask import g
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from conduit import metrics
-from conduit.api import TOKEN, responses, settings
-from conduit.db import session
-from conduit.errors import ApiError
-from conduit.security import auth_required, current_user, passwords, revoke_other_tokens, tokens
-from conduit.users.models import Role, User
-from conduit.users.queries import ADMINISTRATOR, default_role, find_by_email, role_named
+from conduit.observability import metrics
+from conduit.security import passwords, tokens
+from conduit.storage.database import session
+from conduit.users.auth import auth_required, current_user, revoke_other_tokens
+from conduit.users.models import User
+from conduit.users.queries import default_role, find_by_email
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
+from conduit.users.service import commit_account, conflicts, create_account
+from conduit.web.errors import ApiError
+from conduit.web.openapi import TOKEN, responses
 
 bp = APIBlueprint("users", __name__, url_prefix="/api", abp_tags=[Tag(name="User and Authentication")])
 
@@ -35,53 +34,11 @@ def user_json(user: User, token: str) -> dict[str, Any]:
     }
 
 
-def _conflicts(db: Session, username: str | None, email: str | None, exclude: int | None = None) -> None:
-    errors: dict[str, list[str]] = {}
-    if username is not None:
-        query = select(User.id).where(
-            func.lower(User.username) == username.lower(), User.id != (exclude or 0)
-        )
-        if db.scalar(query) is not None:
-            errors["username"] = ["has already been taken"]
-    if email is not None:
-        query = select(User.id).where(func.lower(User.email) == email.lower(), User.id != (exclude or 0))
-        if db.scalar(query) is not None:
-            errors["email"] = ["has already been taken"]
-    if errors:
-        raise ApiError(409, errors)
-
-
-def _commit_user(db: Session, username: str, email: str, exclude: int | None = None) -> None:
-    """Commit; a unique violation that slipped past the check (a concurrent request) is still a 409."""
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        _conflicts(db, username, email, exclude)
-        raise
-
-
-def _role_for(db: Session, email: str) -> Role | None:
-    admin_email = settings().conduit_admin_email
-    if admin_email and email.lower() == admin_email.lower():
-        return role_named(db, ADMINISTRATOR)
-    return default_role(db)
-
-
 @bp.post("/users", responses=responses(201, UserResponse, 409), operation_id="CreateUser")
 def register(body: NewUserRequest) -> tuple[dict[str, Any], int]:
     """Register a new user."""
-    data = body.user
     db = session()
-    _conflicts(db, data.username, data.email)
-    user = User(
-        username=data.username,
-        email=data.email,
-        password_hash=passwords().hash(data.password),
-        role=_role_for(db, data.email),
-    )
-    db.add(user)
-    _commit_user(db, data.username, data.email)
+    user = create_account(db, body.user, default_role(db))  # never a grant: no visitor action leads to a role
     metrics.USERS_REGISTERED.inc()
     return user_json(user, tokens().issue(user)), 201
 
@@ -122,7 +79,7 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     if not sent:
         raise ApiError(422, {"user": ["must contain at least one of username, email, password, bio, image"]})
     db = session()
-    _conflicts(
+    conflicts(
         db,
         data.username if "username" in sent else None,
         data.email if "email" in sent else None,
@@ -139,5 +96,5 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
         user.bio = data.bio
     if "image" in sent:
         user.image = data.image
-    _commit_user(db, user.username, user.email, exclude=user.id)
+    commit_account(db, user.username, user.email, exclude=user.id)
     return user_json(user, g.token)

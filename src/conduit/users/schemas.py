@@ -6,7 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from conduit.validation import BLANK, BlankToNone, RequestModel, RequiredText
+from conduit.web.validation import BLANK, BlankToNone, RequestModel, RequiredText
 
 USERNAME_MAX = 64
 PASSWORD_MIN = 8

@@ -1,0 +1,147 @@
+"""Rate limits (Flask-Limiter): a global per-address limit on the API, in which an expensive read weighs
+more than a cheap one (:mod:`conduit.edge.costs`), login and registration limits per address and per
+account, and per-account limits on publishing articles and comments.
+
+Counters live in Redis when ``REDIS_URL`` is set, so every worker of every server shares them, and in
+the process's memory otherwise. Limiting fails open: when Redis fails, each worker carries on with
+in-memory counters (the same limits, per worker) and tries Redis again after 1, 2, 4 ... 32 s; a
+request is never refused because Redis is down. Addresses in ``RATE_LIMIT_EXEMPT`` are never limited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_limiter import ApplicationLimit, Limit, Limiter, RequestLimit
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from conduit.edge.costs import account_or_address, read_cost
+from conduit.settings import Settings
+from conduit.web.errors import error_response
+
+EXTENSION = "conduit.limiter"
+#: Sliding window counters: no double burst at a window's edge, at the cost of two counters per key.
+STRATEGY = "sliding-window-counter"
+LOGIN_ENDPOINT = "users.login"
+REGISTER_ENDPOINT = "users.register"
+ARTICLE_ENDPOINT = "articles.create_article"
+COMMENT_ENDPOINT = "comments.add_comment"
+
+
+def client_address() -> str:
+    """The client's address; behind nginx, ProxyFix has already put the real one in ``remote_addr``."""
+    return request.remote_addr or "unknown"
+
+
+def account_key() -> str:
+    """The account a login or registration names: a digest of the e-mail sent (no address in Redis)."""
+    body = request.get_json(silent=True)
+    user = body.get("user") if isinstance(body, dict) else None
+    email = user.get("email") if isinstance(user, dict) else None
+    if not isinstance(email, str) or not email.strip():
+        return "account:none"
+    return "account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def _only(endpoint: str) -> Callable[[], bool]:
+    def exempt() -> bool:
+        return request.endpoint != endpoint
+
+    return exempt
+
+
+def _not_api() -> bool:
+    return not request.path.startswith("/api/")
+
+
+def _never_limited(settings: Settings) -> Callable[[], bool]:
+    networks = [ipaddress.ip_network(network, strict=False) for network in settings.rate_limit_exempt]
+
+    def exempt() -> bool:
+        if request.method == "OPTIONS":  # CORS preflights: the request that follows is counted
+            return True
+        try:
+            address = ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    return exempt
+
+
+def _too_many(limit: RequestLimit) -> Response:
+    window = limit.limit.get_expiry()
+    try:
+        retry = min(window, max(1, math.ceil(limit.reset_at - time.time())))
+    except Exception:  # noqa: BLE001 - the storage failed between the hit and now: say the window
+        retry = window
+    return error_response(
+        429,
+        {"rate_limit": [f"too many requests; retry in {retry} seconds"]},
+        {"Retry-After": str(retry)},
+    )
+
+
+def storage(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """Flask-Limiter's storage URI and options: Redis with the app's prefix and timeouts, else memory."""
+    if settings.redis_url is None:
+        return "memory://", {}
+    uri = settings.redis_url
+    if uri.startswith("unix://"):
+        uri = "redis+unix://" + uri.removeprefix("unix://")
+    options: dict[str, Any] = {
+        "key_prefix": settings.redis_key_prefix + "limits",
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+        # Retries would multiply the time a dead Redis costs; the in-memory fallback handles outages.
+        "retry": Retry(NoBackoff(), 0),
+    }
+    return uri, options
+
+
+def init_app(app: Flask, settings: Settings) -> Limiter:
+    """Limit *app*'s requests; its ``before_request`` hook runs where this is called."""
+
+    def per_endpoint(value: str, key: Callable[[], str], endpoint: str) -> Limit:
+        return Limit(value, key_function=key, exempt_when=_only(endpoint), methods=["POST"], finalized=True)
+
+    uri, options = storage(settings)
+    limiter = Limiter(
+        client_address,
+        application_limits=[
+            ApplicationLimit(
+                settings.rate_limit_api, exempt_when=_not_api, cost=read_cost(settings), finalized=True
+            ),
+        ],
+        default_limits=[
+            per_endpoint(settings.rate_limit_login_ip, client_address, LOGIN_ENDPOINT),
+            per_endpoint(settings.rate_limit_login_account, account_key, LOGIN_ENDPOINT),
+            per_endpoint(settings.rate_limit_register_ip, client_address, REGISTER_ENDPOINT),
+            per_endpoint(settings.rate_limit_register_account, account_key, REGISTER_ENDPOINT),
+            per_endpoint(
+                settings.rate_limit_articles_user, account_or_address(client_address), ARTICLE_ENDPOINT
+            ),
+            per_endpoint(
+                settings.rate_limit_comments_user, account_or_address(client_address), COMMENT_ENDPOINT
+            ),
+        ],
+        strategy=STRATEGY,
+        storage_uri=uri,
+        storage_options=options,
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
+        headers_enabled=False,  # headers on every response would cost a second storage call each
+        on_breach=_too_many,
+        enabled=settings.rate_limit_enabled,
+    )
+    limiter.request_filter(_never_limited(settings))
+    limiter.init_app(app)
+    app.extensions[EXTENSION] = limiter
+    return limiter
