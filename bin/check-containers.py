@@ -171,10 +171,6 @@ class ComposeRun:
         done = podman.podman("logs", container, check=False, timeout=120)
         return done.stdout + done.stderr
 
-    def app_in(self, container: str, script: str) -> str:
-        """Run a Python snippet in an app container (it reaches the backend network's services)."""
-        return podman.podman("exec", container, "python", "-c", script, timeout=60).stdout
-
 
 def images_step(report: Report) -> dict[str, str]:
     with report.check("stand-in images (Debian packages, cached by recipe)") as figures:
