@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -184,14 +184,3 @@ def timestamp(stamp: str) -> float:
         raise ValueError(f"not a timestamp: {stamp!r}")
     zone = "+00:00" if match.group(3) == "Z" else match.group(3)
     return datetime.fromisoformat(match.group(1) + zone).timestamp() + float("0" + (match.group(2) or ".0"))
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[list[float]]:
-    """``with timed() as took: ...`` then ``took[0]`` is the seconds the block ran."""
-    took: list[float] = []
-    started = time.monotonic()
-    try:
-        yield took
-    finally:
-        took.append(time.monotonic() - started)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import podman, standins
-from tests.conftest import require_or_skip
+from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
 
