@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness import hosts
-from tests.provisioning.conftest import SECOND, Provisioned, Releases, write_fleet_inventory
 from tests.provisioning.support import active, failed, get, read_load, ready, report, wait_for
+from tests.support.provisioning import SECOND, Provisioned, Releases, write_fleet_inventory
 
 pytestmark = pytest.mark.slow
 ACCESS_LOG = "/var/log/nginx/conduit-access.log"

@@ -14,8 +14,8 @@ import pytest
 
 from harness import hosts
 from harness.realworld import RealWorldMissingError, conformance_tool
-from tests.provisioning.conftest import FIRST, Provisioned, Releases
 from tests.provisioning.support import active, failed, get, read_load, ready, report, wait_for
+from tests.support.provisioning import FIRST, Provisioned, Releases
 from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
