@@ -53,6 +53,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.net import wait_for  # noqa: E402 - the repository's harness, found from ROOT
+
 BIN = Path(sys.executable).parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -167,17 +171,6 @@ def http(method: str, url: str, body: Any = None, token: str | None = None) -> t
         return error.code, None
     except (OSError, ValueError):
         return 0, None
-
-
-def wait_for(check: Callable[[], bool], timeout: float, alive: Callable[[], bool] = lambda: True) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        if not alive():
-            return False
-        time.sleep(0.2)
-    return check()
 
 
 def run_quiet(
