@@ -36,7 +36,7 @@ def bench_run(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> t
         sys.executable,
         str(ROOT / "bench" / "api_bench.py"),
         "--scale=0.005",
-        "--duration=1",
+        "--duration=2",  # a write under a loaded machine may take most of a second
         "--warmup=1",  # a cold worker on a busy machine may not answer within the first second
         "--connections=2",
         "--workers=1",
