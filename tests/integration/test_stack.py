@@ -449,15 +449,15 @@ def raw_get(port: int, path: str, host: str) -> bytes:
 def test_nginx_closes_unknown_hosts_and_redirects_relatively(
     private_nginx: Callable[[NginxTarget], StandaloneNginx], tmp_path: Path
 ) -> None:
-    """Issue 14, finding 9: a directory redirect used to send ``Location: http://evil.example/assets/``."""
+    """Issue 14, finding 9: a directory redirect used to send ``Location: http://evil.example/...``."""
     port = free_port()
     dead = (f"127.0.0.1:{free_port()}",)
     logs = {"access_log": str(tmp_path / "access.log"), "error_log": str(tmp_path / "error.log")}
     private_nginx(NginxTarget(upstreams=dead, http_port=port, **logs))
     wait_until(lambda: listening(port), "private nginx", 10)
-    for path in ("/assets", "/api//tags", "/"):
+    for path in ("/static/assets", "/api//tags", "/"):
         assert raw_get(port, path, "evil.example") == b"", path
-    answer = raw_get(port, "/assets", f"127.0.0.1:{port}").decode("latin-1")
+    answer = raw_get(port, "/static/assets", f"127.0.0.1:{port}").decode("latin-1")
     assert answer.startswith("HTTP/1.1 301"), answer[:200]
-    assert re.search(r"^Location: /assets/\r$", answer, re.MULTILINE), answer[:400]
+    assert re.search(r"^Location: /static/assets/\r$", answer, re.MULTILINE), answer[:400]
     assert raw_get(port, "/", f"localhost:{port}").startswith(b"HTTP/1.1 200")

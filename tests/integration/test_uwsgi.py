@@ -471,12 +471,12 @@ def test_a_request_cannot_make_uwsgi_load_other_code(uwsgi_server: Uwsgi, tmp_pa
         {"UWSGI_FILE": str(intruder), "UWSGI_APPID": "intruder"},
         {"UWSGI_FILE": str(intruder), "SCRIPT_NAME": "/x"},
     ):
-        variables = {**request_variables("GET", "/x/y"), **extra}
+        variables = {**request_variables("GET", "/api/x/y"), **extra}
         with socket.create_connection(("127.0.0.1", uwsgi_server.port), timeout=10) as sock:
             sock.sendall(uwsgi_packet(variables))
             answer = parse_response(read_to_end(sock))
         assert answer.body != b"intruder"
-        assert answer.status == 404  # Conduit's answer for an unknown route
+        assert answer.status == 404  # Conduit's answer for an unknown API route
         assert answer.headers["Content-Type"].startswith("application/json")
     assert not marker.exists()
     assert "you cannot load more than 1 apps" in uwsgi_server.log()
