@@ -636,7 +636,10 @@ def save(results: Results, text: str, directory: Path) -> list[Path]:
         "-soak" if results.soak else ""
     )
     data = asdict(results)
-    data["options"]["results_dir"] = str(results.options.results_dir)
+    shown = results.options.results_dir
+    if shown is not None and shown.resolve().is_relative_to(ROOT):
+        shown = shown.resolve().relative_to(ROOT)  # no machine path in the committed results
+    data["options"]["results_dir"] = str(shown)
     json_file = directory / f"{stem}.json"
     json_file.write_text(json.dumps(data, indent=1) + "\n")
     md_file = directory / f"{stem}.md"
