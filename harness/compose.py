@@ -2,7 +2,10 @@
 
 Podman runs no healthcheck on its own without systemd timers, so ``HealthDriver`` does what the timer
 would: ``podman healthcheck run`` on each running container of the project that has a healthcheck, at its
-interval; ``depends_on: condition: service_healthy`` then works as with Docker.
+interval; ``depends_on: condition: service_healthy`` then works as with Docker. Docker's embedded DNS
+knows a container's name once it runs; aardvark-dns (podman's) may learn it a moment later, so before a
+container's first healthcheck the driver waits, bounded, until its service name resolves inside it
+(``podman.address``): no dependent service starts before the names it connects to resolve.
 """
 
 from __future__ import annotations
@@ -127,11 +130,19 @@ class HealthDriver:
     (a thread polling every ``poll`` seconds). Faster would spend a check's ``Retries`` sooner than
     Docker does, and a slow start would turn unhealthy here and not there."""
 
-    def __init__(self, project: Project, poll: float = 1) -> None:
+    def __init__(self, project: Project, poll: float = 1, dns_timeout: float = 30) -> None:
         self.project = project
         self.poll = poll
+        self.dns_timeout = dns_timeout
         self.runs = 0
+        #: Seconds the driver waited, at its first look at a started container, until the container's
+        #: service name resolved inside it (0 when it did at once), by container.
+        self.dns_waits: dict[str, float] = {}
+        #: Containers whose service name did not resolve within ``dns_timeout``: ``podman.dns_report``.
+        self.dns_failures: dict[str, str] = {}
         self._last: dict[str, float] = {}
+        self._resolved: set[tuple[str, str]] = set()
+        self._first_look: dict[tuple[str, str], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="healthchecks", daemon=True)
 
@@ -142,7 +153,37 @@ class HealthDriver:
             if c["State"]["Status"] == "running" and c["Config"].get("Healthcheck")
         ]
 
-    def _run(self, name: str) -> str:
+    def _names_resolve(self, container: dict[str, Any]) -> bool:
+        """Whether the container's service name resolves inside it yet (one look per poll, so that one
+        container never holds up the others' healthchecks). Until it does, the container gets no
+        healthcheck run; after ``dns_timeout`` seconds ``dns_failures`` has ``podman.dns_report``."""
+        name = container["Name"]
+        start = (container["Id"], container["State"]["StartedAt"])  # a restart gets a new address
+        if start in self._resolved:
+            return True
+        service = container["Config"]["Labels"].get("com.docker.compose.service")
+        if not service:
+            return True
+        first = self._first_look.setdefault(start, time.monotonic())
+        if podman.resolve(name, service) is None:
+            waited = time.monotonic() - first
+            if waited > self.dns_timeout and name not in self.dns_failures:
+                report = podman.dns_report(name, service)
+                self.dns_failures[name] = f"{service} did not resolve within {waited:.0f} s: {report}"
+            return False
+        self.dns_failures.pop(name, None)
+        self.dns_waits[name] = time.monotonic() - first
+        self._resolved.add(start)
+        return True
+
+    def failures(self) -> str:
+        """What kept containers from their healthchecks (unresolved names), for an error message."""
+        return "; ".join(f"{name}: {why}" for name, why in sorted(self.dns_failures.items()))
+
+    def _run(self, container: dict[str, Any]) -> str:
+        name = container["Name"]
+        if not self._names_resolve(container):
+            return "starting (its name does not resolve)"
         podman.podman("healthcheck", "run", name, check=False, timeout=60)
         self.runs += 1
         state = podman.podman("inspect", "--format", "{{.State.Health.Status}}", name, check=False)
@@ -150,17 +191,20 @@ class HealthDriver:
 
     def run_once(self) -> dict[str, str]:
         """Run every healthcheck now (``podman healthcheck run``); ``{container: status}`` afterwards."""
-        return {c["Name"]: self._run(c["Name"]) for c in self._checked()}
+        return {c["Name"]: self._run(c) for c in self._checked()}
 
     def run_due(self) -> None:
         now = time.time()
         for container in self._checked():
+            # At once, not at the first interval: dns_waits says how long the name took to resolve.
+            if not self._names_resolve(container):
+                continue
             interval = (container["Config"]["Healthcheck"].get("Interval") or 30_000_000_000) / 1e9
             started = timestamp(container["State"]["StartedAt"])
             last = self._last.get(container["Id"], 0.0)
             if now >= max(started, last) + interval:
                 self._last[container["Id"]] = now
-                self._run(container["Name"])
+                self._run(container)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from harness import podman
+from harness.net import free_port, http_status
 
 OVERLAY = podman.REPO / "deploy/kubernetes/overlays/production"
 SECRET_EXAMPLE = podman.REPO / "deploy/kubernetes/secret.example.yaml"
@@ -82,9 +83,13 @@ def only(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def playable(
-    docs: list[dict[str, Any]], image: str, suffix: str
+    docs: list[dict[str, Any]], image: str, suffix: str, host_ports: Callable[[], int] = free_port
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(ConfigMap + Deployment, the migrate Job as a Pod), with ``image`` and names ending in ``suffix``."""
+    """(ConfigMap + Deployment, the migrate Job as a Pod), with ``image`` and names ending in ``suffix``.
+
+    podman 4.3's ``kube play`` publishes every ``containerPort`` on the host, on all interfaces and on
+    the same port number when the manifest names no ``hostPort``: each gets ``hostIP: 127.0.0.1`` and a
+    free ``hostPort`` (``host_ports()``) here, as the kubelet never publishes them at all."""
     config = only(docs, "ConfigMap")
     deployment = json.loads(json.dumps(only(docs, "Deployment")))
     job = only(docs, "Job")
@@ -92,6 +97,9 @@ def playable(
     for template in (deployment["spec"]["template"], job["spec"]["template"]):
         for container in template["spec"]["containers"]:
             container["image"] = image
+            for port in container.get("ports", []):
+                port["hostIP"] = "127.0.0.1"
+                port["hostPort"] = host_ports()
     migrate = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -169,6 +177,9 @@ def _standins(net: str, images: dict[str, str], password: str) -> tuple[str, str
         images["postgres"],
     )
     podman.podman("run", "--detach", "--name", redis, "--network", net, images["redis"], "redis-server")
+    # The pods connect by these names: aardvark-dns must answer them first (bounded, with a report).
+    podman.address(db, redis)
+    podman.address(redis, db)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         pg = podman.podman("exec", db, "pg_isready", "--username=conduit", "--dbname=conduit", check=False)
@@ -177,6 +188,19 @@ def _standins(net: str, images: dict[str, str], password: str) -> tuple[str, str
             return db, redis
         time.sleep(1)
     raise KubeError("the stand-in PostgreSQL and Redis did not answer within 120 s")
+
+
+def _published(pod: str) -> dict[str, tuple[str, int]]:
+    """A pod's published ports: ``{"8000/tcp": (host address, host port)}`` (one binding each)."""
+    inspected = json.loads(podman.podman("pod", "inspect", pod).stdout)
+    info = inspected[0] if isinstance(inspected, list) else inspected
+    bindings = (info.get("InfraConfig") or {}).get("PortBindings") or {}
+    published: dict[str, tuple[str, int]] = {}
+    for port, hosts in bindings.items():
+        if len(hosts) != 1:
+            raise KubeError(f"{pod}: {port} published {len(hosts)} times: {hosts}")
+        published[port] = (hosts[0]["HostIp"], int(hosts[0]["HostPort"]))
+    return published
 
 
 def _unix_ns(container: str, field: str) -> int:
@@ -267,13 +291,22 @@ def checks(check: Check, image: str, images: dict[str, str]) -> None:
                 touch = podman.podman("exec", container, "touch", "/app/probe", check=False)
                 if uid != "10001" or touch.returncode == 0:
                     raise KubeError(f"uid {uid}; touch /app exit {touch.returncode}")
+                published = _published(f"{deployment['metadata']['name']}-pod-0")
+                wanted = {f"{p['containerPort']}/tcp": ("127.0.0.1", p["hostPort"]) for p in spec["ports"]}
+                if published != wanted:
+                    raise KubeError(f"the pod publishes {published}, not {wanted}")
+                host_port = wanted[f"{ports['http']}/tcp"][1]
+                from_host = http_status(f"http://127.0.0.1:{host_port}/readyz", timeout=5)
+                if from_host != 200:
+                    raise KubeError(f"GET 127.0.0.1:{host_port}/readyz from the host: {from_host}")
                 lead = (_unix_ns(container, "StartedAt") - migrate_finished) / 1e9
                 if lead < 0:
                     raise KubeError(f"the app's pod started {-lead:.1f} s before the migrate pod finished")
                 figures.append(
                     f"{'; '.join(results)}; /readyz checks {ready['checks']}; {len(config)} ConfigMap "
                     f"keys and {len(values)} Secret keys in its environment; PID 1 uid {uid}, root "
-                    f"filesystem read-only; started {lead:.1f} s after the migrate pod finished"
+                    f"filesystem read-only; started {lead:.1f} s after the migrate pod finished; "
+                    f"port {ports['http']} published on 127.0.0.1:{host_port} only (/readyz 200 there)"
                 )
     finally:
         for path in reversed(played):

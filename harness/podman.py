@@ -12,6 +12,9 @@ Every podman this module runs (``podman(...)``, ``ApiService``) gets ``CONTAINER
 - ``build_image(image, context, recipe=...)``: ``podman build``, skipped while the image's label matches.
 - ``network(prefix)``: a podman network of the caller's own, removed (with its containers) on exit.
 - ``publish(port)``, ``published_port(container, port)``: container ports published on 127.0.0.1 only.
+- ``address(container, name)``: wait (bounded) until ``name`` resolves inside ``container`` (aardvark-dns
+  can answer a new container's name a moment after it started); on timeout the error carries
+  ``dns_report(container, name)``: what was asked, what answered, the container's networks and resolver.
 - ``ApiService``: ``podman system service`` on a socket under ``var/podman/`` for Docker clients
   (``DOCKER_HOST``), started with the same configuration and stopped by its PID.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -312,6 +316,67 @@ def published_port(container: str, container_port: int) -> int:
         if host == "127.0.0.1":
             return int(port)
     raise PodmanError(f"{container}: port {container_port} is not published on 127.0.0.1 ({out})")
+
+
+def _resolve(container: str, name: str) -> subprocess.CompletedProcess[str]:
+    return podman("exec", container, "getent", "hosts", name, check=False, timeout=30)
+
+
+def resolve(container: str, name: str) -> str | None:
+    """One look: the address ``name`` resolves to inside ``container`` now, or ``None``."""
+    done = _resolve(container, name)
+    words = done.stdout.split()
+    return words[0] if done.returncode == 0 and words else None
+
+
+def address(container: str, name: str, timeout: float = 30, interval: float = 0.25) -> str:
+    """The address ``name`` resolves to inside ``container`` (``getent hosts``, the container's own
+    resolver: aardvark-dns on a podman network), once it resolves; PodmanError with ``dns_report``
+    after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = resolve(container, name)
+        if found is not None:
+            return found
+        if time.monotonic() >= deadline:
+            raise PodmanError(f"{name} did not resolve within {timeout:g} s: {dns_report(container, name)}")
+        time.sleep(interval)
+
+
+def dns_report(container: str, name: str) -> str:
+    """One paragraph on why ``name`` does (not) resolve inside ``container``: getent's answer, the
+    container's state, networks (address, aliases, whether the network has DNS), its resolv.conf
+    nameservers, and whether an aardvark-dns process runs on the host."""
+    parts: list[str] = []
+    done = _resolve(container, name)
+    parts.append(f"getent hosts {name} in {container}: exit {done.returncode} {done.stdout.strip()!r}")
+    inspected = podman("inspect", container, check=False)
+    try:
+        info = json.loads(inspected.stdout)[0]
+    except (ValueError, IndexError):
+        return "; ".join([*parts, f"podman inspect {container}: {inspected.stderr.strip()[-300:]}"])
+    parts.append(f"state {info['State'].get('Status')}")
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    for net, settings in sorted(networks.items()):
+        dns = podman("network", "inspect", "--format", "{{.DNSEnabled}}", net, check=False).stdout.strip()
+        parts.append(
+            f"network {net} (dns_enabled {dns or '?'}): {settings.get('IPAddress')} aliases "
+            f"{settings.get('Aliases')}"
+        )
+    resolv = podman("exec", container, "cat", "/etc/resolv.conf", check=False).stdout
+    servers = [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver ")]
+    parts.append(f"nameservers {servers}")
+    parts.append(f"aardvark-dns {'running' if _aardvark_runs() else 'not running'} on the host")
+    return "; ".join(parts)
+
+
+def _aardvark_runs() -> bool:
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (proc / "comm").read_text().strip() == "aardvark-dns":
+                    return True
+    return False
 
 
 class ApiService:

@@ -1,9 +1,11 @@
 """Test-only stand-ins for the official images Conduit's Dockerfile and compose.yaml name, built from
 Debian's packages because no registry is reachable (harness/standins/README.md says what each keeps of
-the official image). ``ensure()`` builds what is missing or out of date and returns the image names."""
+the official image). ``base()`` makes the Debian base they share (one debootstrap root), ``build(name)``
+one stand-in; each is rebuilt only when its recipe changed. bin/check-containers.py builds them at once."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from harness import podman
@@ -20,21 +22,21 @@ def image(name: str) -> str:
     return f"localhost/conduit-test/{name}:bookworm"
 
 
-def ensure(names: tuple[str, ...] = NAMES, say: object = None) -> dict[str, str]:
-    """Build the base and each stand-in unless its label shows the current recipe; ``{name: image}``."""
-    report = say if callable(say) else (lambda _line: None)
-    base_recipe = podman.debian_image(BASE, changes=BASE_CHANGES)
-    images = {}
-    for name in names:
-        folder = RECIPES / name
-        recipe = podman.recipe_hash(base_recipe, folder)
-        built = podman.build_image(
-            image(name),
-            folder,
-            recipe=recipe,
-            file=folder / "Containerfile",
-            build_args={"BASE": BASE},
-        )
-        report(f"{image(name)}: {'built' if built else 'cached'} (recipe {recipe})")
-        images[name] = image(name)
-    return images
+def base() -> str:
+    """The Debian base every stand-in is built FROM (one debootstrap root for all); its recipe hash."""
+    return podman.debian_image(BASE, changes=BASE_CHANGES)
+
+
+def build(name: str, base_recipe: str) -> tuple[str, str, bool, float]:
+    """One stand-in, unless its label shows the current recipe: (image, recipe, whether built, seconds)."""
+    began = time.monotonic()
+    folder = RECIPES / name
+    recipe = podman.recipe_hash(base_recipe, folder)
+    built = podman.build_image(
+        image(name),
+        folder,
+        recipe=recipe,
+        file=folder / "Containerfile",
+        build_args={"BASE": BASE},
+    )
+    return image(name), recipe, built, time.monotonic() - began

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import podman, standins
+from harness import kube, podman, standins
 from tests.support.skips import require_or_skip
 
 pytestmark = pytest.mark.slow
@@ -80,6 +80,15 @@ def test_network_names_resolve_and_ports_publish_on_loopback_only(base_image: st
         address, name = peer.split()[:2]
         assert name.split(".")[0] == f"{net}-server"  # aardvark-dns answers NAME.dns.podman
         assert address == bindings["NetworkSettings"]["Networks"][net]["IPAddress"]
+        # address(): the bounded wait for a name; an unknown name fails with the report of what was seen.
+        assert podman.address(f"{net}-server", f"{net}-server") == address
+        with pytest.raises(podman.PodmanError) as failed:
+            podman.address(f"{net}-server", f"{net}-nobody", timeout=1)
+        report = str(failed.value)
+        assert f"{net}-nobody did not resolve within 1 s" in report
+        assert f"getent hosts {net}-nobody in {net}-server: exit 2" in report
+        assert f"network {net} (dns_enabled true): {address}" in report
+        assert "aardvark-dns running on the host" in report
     assert podman.podman("network", "exists", net, check=False).returncode == 1
     assert podman.podman("container", "exists", f"{net}-server", check=False).returncode == 1
 
@@ -99,3 +108,19 @@ def test_api_service_answers_docker_clients_and_stops_by_pid(base_image: str) ->
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert not service.socket.exists()
+
+
+def test_kube_play_gets_every_container_port_on_loopback_and_a_free_port() -> None:
+    # podman 4.3's kube play publishes a containerPort without hostPort on all interfaces, same number.
+    try:
+        docs = kube.render()
+    except kube.KubeError as exc:
+        require_or_skip(str(exc))
+    free = iter(range(40001, 40100))
+    app_docs, migrate = kube.playable(docs, "localhost/conduit:test", "t1", host_ports=lambda: next(free))
+    ports = [p for c in app_docs[1]["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
+    assert ports, "the Deployment names no containerPort"
+    assert all(p["hostIP"] == "127.0.0.1" and p["hostPort"] >= 40001 for p in ports)
+    assert len({p["hostPort"] for p in ports}) == len(ports)
+    assert app_docs[1]["metadata"]["name"].endswith("-t1")
+    assert all(c["image"] == "localhost/conduit:test" for c in migrate["spec"]["containers"])
