@@ -346,6 +346,7 @@ def migrate_once_before_replicas(report: Report, run: ComposeRun) -> None:
         log = run.logs(migrate["Name"])
         expect(f"migrated the database from empty to {run.head}" in log, f"migrate's output: {log[-500:]}")
         expect(log.count("deploy: done") == 1, "conduit deploy did not run exactly once")
+        waits = [line for line in log.splitlines() if line.startswith("wait-for-db:")]
         finished = migrate["State"]["FinishedAt"]
         replicas = project.containers("app")
         expect(len(replicas) == 2, f"{len(replicas)} app replicas")
@@ -356,7 +357,8 @@ def migrate_once_before_replicas(report: Report, run: ComposeRun) -> None:
         )
         lead = min(compose.timestamp(start) for start in starts) - compose.timestamp(finished)
         figures.append(
-            f"1 migrate container, exit 0, 'migrated the database from empty to {run.head}'; "
+            f"1 migrate container, exit 0, 'migrated the database from empty to {run.head}' "
+            f"({len(waits)} wait-for-db lines{': ' + waits[-1] if waits else ''}); "
             f"the first replica started {lead:.1f} s after it finished"
         )
 
@@ -660,6 +662,7 @@ def down_up_keeps_data(report: Report, run: ComposeRun) -> None:
         up_timeline = timeline(project, began_wall)
         migrate_log = run.logs(project.container("migrate"))
         expect("nothing to do" in migrate_log, f"the second migrate: {migrate_log[-400:]}")
+        waits = [line for line in migrate_log.splitlines() if line.startswith("wait-for-db:")]
         login_began = time.monotonic()
         login = http(
             run.base,
@@ -678,7 +681,8 @@ def down_up_keeps_data(report: Report, run: ComposeRun) -> None:
         )
         figures.append(
             f"down in {down_took:.0f} s, up again in {up_took:.0f} s ({up_timeline}); "
-            f"migrate: nothing to do; login 200 ({login_took:.1f} s) and the article 200"
+            f"migrate: nothing to do ({len(waits)} wait-for-db lines{': ' + waits[-1] if waits else ''}); "
+            f"login 200 ({login_took:.1f} s) and the article 200"
         )
 
 

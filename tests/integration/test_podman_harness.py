@@ -30,7 +30,7 @@ def base_image() -> str:
     reason = podman.missing()
     if reason:
         require_or_skip(reason)
-    podman.debian_image(BASE, changes=standins.BASE_CHANGES)
+    standins.base()
     return BASE
 
 
@@ -46,7 +46,7 @@ def test_debian_image_is_rebuilt_only_when_its_recipe_changes(
 ) -> None:
     before = podman.podman("image", "inspect", "--format", "{{.Id}}", base_image).stdout
     monkeypatch.setattr(podman, "VAR", tmp_path)  # a fresh checkout: no root under var/
-    recipe = podman.debian_image(base_image, changes=standins.BASE_CHANGES)
+    recipe = standins.base()
     assert not (tmp_path / "roots").exists()  # the current image needed no debootstrap
     assert podman.image_recipe(base_image) == recipe
     assert podman.podman("image", "inspect", "--format", "{{.Id}}", base_image).stdout == before
