@@ -205,9 +205,14 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     #: Every ``/api/`` request, one bucket per client address.
     rate_limit_api: str = "600/minute"
-    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
+    #: ``POST /api/users/login`` (docs/security.md, "Password guessing"): every attempt per client
+    #: address; failed attempts per account and address; failed attempts per account from every address,
+    #: which never refuses anyone by itself: once it is spent, each address gets only
+    #: ``rate_limit_login_account_strict`` failures on that account (the owner's first try still counts).
     rate_limit_login_ip: str = "20/minute;200/hour"
+    rate_limit_login_account_address: str = "5/minute;20/hour"
     rate_limit_login_account: str = "10/minute;50/hour"
+    rate_limit_login_account_strict: str = "1/hour"
     #: ``POST /api/users`` per client address, and per e-mail sent.
     rate_limit_register_ip: str = "10/minute;50/hour"
     rate_limit_register_account: str = "5/minute;20/hour"
@@ -365,7 +370,9 @@ class Settings(BaseSettings):
     @field_validator(
         "rate_limit_api",
         "rate_limit_login_ip",
+        "rate_limit_login_account_address",
         "rate_limit_login_account",
+        "rate_limit_login_account_strict",
         "rate_limit_register_ip",
         "rate_limit_register_account",
     )
