@@ -125,6 +125,23 @@ def test_images_are_pinned_and_postgres_keeps_its_data(compose: dict[str, Any]) 
     assert "pgdata" in compose["volumes"]
 
 
+#: The oldest releases compose may pin: each is the latest security release of its branch known when
+#: issue 14 was closed (redis 7.4.10: a stream RESTORE use-after-free, July 2026; 7.4.6 fixed the Lua
+#: CVE-2025-49844. postgres 17.10, after 17.8's security release of February 2026). Raise them as newer
+#: security releases come out; docs/security.md, "Dependencies".
+SECURITY_FLOORS = {"db": (17, 10), "redis": (7, 4, 10)}
+
+
+def test_database_and_redis_images_are_at_their_security_releases(compose: dict[str, Any]) -> None:
+    for name, floor in SECURITY_FLOORS.items():
+        image = compose["services"][name]["image"]
+        match = re.search(r":(\d+(?:\.\d+)+)-", image)
+        assert match, image
+        version = tuple(int(part) for part in match.group(1).split("."))
+        assert version[: len(floor) - 1] == floor[:-1], f"{name}: stay on the {floor[:-1]} branch ({image})"
+        assert version >= floor, f"{name}: {image} is older than the security release {floor}"
+
+
 def test_image_names_can_be_overridden_and_default_to_the_official_images(compose: dict[str, Any]) -> None:
     """make check-containers swaps in stand-ins through these variables; users get the official images."""
     official = {"nginx": "nginx", "db": "postgres", "redis": "redis", "prometheus": "prom/prometheus"}
