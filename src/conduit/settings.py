@@ -197,6 +197,11 @@ class Settings(BaseSettings):
     #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
     #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
     metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: A port of its own for ``/metrics`` (gunicorn listens on it too): when set, ``/metrics`` answers only
+    #: on connections to this port, and this port answers nothing but ``/metrics`` and the probes, so a
+    #: Service or Ingress that exposes the API port never exposes the metrics (issue 14, finding 8).
+    #: Decided by the listening socket, never by the Host header. Needs gunicorn (``conduit serve``).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
     conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
 

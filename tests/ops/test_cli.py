@@ -17,7 +17,7 @@ from tests.support.accounts import register
 from tests.support.databases import get_db_of, make_app
 from tests.support.servers import REPO
 
-ROLE_NAMES = {"User", "Moderator", "Administrator"}
+ROLE_NAMES = {"Reader", "User", "Moderator", "Administrator"}
 
 
 @pytest.fixture
