@@ -88,9 +88,7 @@ def test_login_is_limited_per_address(build: Any) -> None:
 def test_wrong_passwords_from_elsewhere_never_lock_the_owner_out(build: Any) -> None:
     """Issue 14, finding 6: ten wrong passwords for the victim from other addresses, then the owner logs
     in from a fresh address: 200. The account-wide count only makes each address's budget strict."""
-    application = build(
-        rate_limit_login_account="5/minute", rate_limit_login_account_address="3/minute"
-    )
+    application = build(rate_limit_login_account="5/minute", rate_limit_login_account_address="3/minute")
     assert signup(client_from(application), "dave") == 201
     attackers = [client_from(application, f"192.0.2.{n}") for n in range(1, 11)]
     assert [login(client, "dave@example.com", "wrong-password") for client in attackers] == [401] * 10
