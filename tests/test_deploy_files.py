@@ -260,7 +260,8 @@ def test_metrics_and_the_api_are_on_separate_ports_and_only_the_api_is_exposed(o
     backends = [
         path["backend"]["service"] for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]
     ]
-    assert backends and all(backend == {"name": "conduit", "port": {"name": "http"}} for backend in backends)
+    assert backends
+    assert all(backend == {"name": "conduit", "port": {"name": "http"}} for backend in backends)
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == config["data"]["METRICS_PORT"]
 
@@ -275,7 +276,8 @@ def test_network_policies_let_only_the_ingress_controller_and_prometheus_in(over
     assert "*" not in config["data"]["FORWARDED_ALLOW_IPS"]
     policies = {doc["metadata"]["name"]: doc["spec"] for doc in docs if doc["kind"] == "NetworkPolicy"}
     deny_all = [spec for spec in policies.values() if spec["podSelector"] == {} and "ingress" not in spec]
-    assert deny_all and deny_all[0]["policyTypes"] == ["Ingress"]
+    assert deny_all
+    assert deny_all[0]["policyTypes"] == ["Ingress"]
     allowed: dict[str, list[dict[str, Any]]] = {}
     for spec in policies.values():
         for rule in spec.get("ingress", []):

@@ -57,4 +57,5 @@ def test_the_ansible_roles_require_a_release_version_and_install_its_archive() -
     checks = (REPO / "deploy/ansible/roles/conduit_common/tasks/main.yml").read_text()
     assert "conduit_version | length > 0" in checks
     roles = "\n".join(path.read_text() for path in (REPO / "deploy/ansible/roles").rglob("*.yml"))
-    assert "ansible.builtin.git" not in roles and "\ngit:" not in roles
+    assert "ansible.builtin.git" not in roles
+    assert "\ngit:" not in roles

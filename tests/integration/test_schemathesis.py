@@ -6,8 +6,9 @@ tests/integration/schemathesis.toml and below, each with its reason (docs/securi
 
 Both runs happen on PostgreSQL, the production database: it refuses what SQLite stores (a NUL character in
 text, an integer beyond its column's range), so the fuzz run on SQLite it replaces never saw those 500s
-(issue 14, finding 3); the API tests run on both backends. One backend keeps the run within its budget. Both configurations carry fuzz dictionaries of hostile values (NUL characters, integers of
-2^31 and more, negative ones) that schemathesis substitutes into path, query and body fields."""
+(issue 14, finding 3); the API tests run on both backends. One backend keeps the run within its budget.
+Both configurations carry fuzz dictionaries of hostile values (NUL characters, integers of 2^31 and more,
+negative ones) that schemathesis substitutes into path, query and body fields."""
 
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ def authenticate() -> None:
         raise unauthorized("is invalid")
     needed: Permission | None = getattr(view, _PERMISSION_ATTR, None)
     if needed is not None and not user.can(needed):
-        raise ApiError(403, {"permission": [f"your role may not {needed.name.lower()}"]})
+        action = (needed.name or "do this").lower()
+        raise ApiError(403, {"permission": [f"your role may not {action}"]})
     g.current_user = user
     g.token = match.group(1)
     g.token_claims = claims
