@@ -464,3 +464,26 @@ def test_a_taken_email_costs_a_password_hash_like_a_new_one(
     fresh = {"username": "newcomer", "email": "newcomer@example.com", "password": "another-password"}
     assert client.post("/api/users", json={"user": fresh}).status_code == 201
     assert hashed == ["another-password", "another-password"]
+
+
+def test_a_fullwidth_lookalike_of_a_taken_username_is_a_conflict(client: FlaskClient, alice: Account) -> None:
+    """Issue 14, finding 11: names are NFKC-normalized, so "ａｌｉｃｅ" (fullwidth) is "alice" and taken."""
+    user = {
+        "username": "\uff41\uff4c\uff49\uff43\uff45",
+        "email": "lookalike@example.com",
+        "password": "pass-word-9",
+    }
+    response = client.post("/api/users", json={"user": user})
+    assert response.status_code == 409
+    assert response.get_json() == {"errors": {"username": ["has already been taken"]}}
+    user["username"] = "\uff42\uff4f\uff42"  # fullwidth "bob", not taken: stored as "bob"
+    created = client.post("/api/users", json={"user": user})
+    assert created.status_code == 201
+    assert created.get_json()["user"]["username"] == "bob"
+
+
+def test_a_username_that_nfkc_lengthens_past_the_maximum_is_refused(client: FlaskClient) -> None:
+    user = {"username": "\ufdfa" * 4, "email": "long@example.com", "password": "pass-word-9"}
+    response = client.post("/api/users", json={"user": user})
+    assert response.status_code == 422
+    assert response.get_json() == {"errors": {"username": ["is too long (maximum is 64 characters)"]}}
