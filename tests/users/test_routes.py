@@ -467,7 +467,7 @@ def test_a_taken_email_costs_a_password_hash_like_a_new_one(
 
 
 def test_a_fullwidth_lookalike_of_a_taken_username_is_a_conflict(client: FlaskClient, alice: Account) -> None:
-    """Issue 14, finding 11: names are NFKC-normalized, so fullwidth "alice" (U+FF41 ...) is "alice" and taken."""
+    """Issue 14, finding 11: names are NFKC-normalized, so a fullwidth "alice" (U+FF41 ...) is "alice"."""
     user = {
         "username": "\uff41\uff4c\uff49\uff43\uff45",
         "email": "lookalike@example.com",

@@ -15,8 +15,8 @@ PASSWORD_MAX = 256
 
 
 def _check_username(value: str) -> str:
-    # NFKC first (issue 14, finding 11): fullwidth "alice" (U+FF41 ...) and other compatibility forms become the
-    # name they look like, so they meet the case-insensitive uniqueness check as that name (409).
+    # NFKC first (issue 14, finding 11): fullwidth "alice" (U+FF41 ...) and other compatibility forms
+    # become the name they look like, so they meet the case-insensitive uniqueness check as it (409).
     value = unicodedata.normalize("NFKC", value)
     if len(value) > USERNAME_MAX:  # NFKC can lengthen a name ("\ufdfa" is 18 characters)
         raise PydanticCustomError("username", f"is too long (maximum is {USERNAME_MAX} characters)")
