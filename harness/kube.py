@@ -299,6 +299,7 @@ def checks(check: Check, image: str, images: dict[str, str]) -> None:
                 from_host = http_status(f"http://127.0.0.1:{host_port}/readyz", timeout=5)
                 if from_host != 200:
                     raise KubeError(f"GET 127.0.0.1:{host_port}/readyz from the host: {from_host}")
+                shown = ", ".join(f"{k} on {h}:{n}" for k, (h, n) in sorted(published.items()))
                 lead = (_unix_ns(container, "StartedAt") - migrate_finished) / 1e9
                 if lead < 0:
                     raise KubeError(f"the app's pod started {-lead:.1f} s before the migrate pod finished")
@@ -306,7 +307,7 @@ def checks(check: Check, image: str, images: dict[str, str]) -> None:
                     f"{'; '.join(results)}; /readyz checks {ready['checks']}; {len(config)} ConfigMap "
                     f"keys and {len(values)} Secret keys in its environment; PID 1 uid {uid}, root "
                     f"filesystem read-only; started {lead:.1f} s after the migrate pod finished; "
-                    f"port {ports['http']} published on 127.0.0.1:{host_port} only (/readyz 200 there)"
+                    f"published only {shown} (/readyz 200 on {host_port})"
                 )
     finally:
         for path in reversed(played):
