@@ -312,6 +312,46 @@ def _healthy(project: compose.Project, services: tuple[str, ...]) -> bool:
     return bool(states) and all(state == "healthy" for state in states)
 
 
+#: What a container's log says when its resolver got no answer for a service name.
+DNS_LOST = re.compile(
+    r"failed to resolve host|Name or service not known|Temporary failure in name resolution"
+)
+
+
+def up(run: ComposeRun, driver: compose.HealthDriver) -> list[str]:
+    """``docker-compose up -d``; notes on what went wrong on the way (empty when nothing did).
+
+    aardvark-dns 1.4 (Debian 12) tears its sockets down and sets them up again on every reload, which
+    podman sends it whenever a container joins or leaves the network: a query in that moment is lost
+    (containers/aardvark-dns#389, fixed in later versions). Conduit's one-shot services then exit
+    ("failed to resolve host 'db'"). When that, and only that, made ``up`` fail, it is run once more and
+    the note names the container, its log line and the DNS report; any other failure fails the check.
+    """
+    try:
+        print(run.project.run("up", "-d", timeout=900))
+        return []
+    except compose.ComposeError as exc:
+        failed = [
+            c
+            for c in run.project.containers()
+            if c["State"]["Status"] == "exited" and c["State"]["ExitCode"] != 0
+        ]
+        lost = {c["Name"]: DNS_LOST.search(run.logs(c["Name"])) for c in failed}
+        if not failed or not all(lost.values()):
+            raise compose.ComposeError(f"{exc}\n{driver.failures()}") from exc
+        notes = []
+        for name, match in lost.items():
+            line = next(x for x in run.logs(name).splitlines() if match and match.group(0) in x)
+            probe = run.project.container("db")
+            notes.append(
+                f"{name.removeprefix(run.project.name + '_')} lost a DNS answer ({line.strip()}); "
+                f"{podman.dns_report(probe, 'db')}"
+            )
+        print("up failed on a lost DNS answer (aardvark-dns reload), once more:", *notes, sep="\n  ")
+        print(run.project.run("up", "-d", timeout=900))
+        return ["once more after a lost DNS answer: " + " | ".join(notes)]
+
+
 def compose_up(report: Report, run: ComposeRun) -> None:
     project = run.project
     with report.check(
@@ -319,16 +359,13 @@ def compose_up(report: Report, run: ComposeRun) -> None:
     ) as figures:
         began = time.time()
         with compose.HealthDriver(project) as driver:
-            try:
-                print(project.run("up", "-d", timeout=900))
-            except compose.ComposeError as exc:
-                raise compose.ComposeError(f"{exc}\n{driver.failures()}") from exc
+            notes = up(run, driver)
         states = {c["Name"]: c["State"]["Status"] for c in project.containers()}
         slowest = max(driver.dns_waits.values(), default=0.0)
         figures.append(
             f"{len(states)} containers, {driver.runs} healthcheck runs during up; service names resolved "
             f"in {len(driver.dns_waits)} containers (longest wait for DNS {slowest:.1f} s); "
-            f"{timeline(project, began)}"
+            f"{timeline(project, began)}" + "".join(f"; {note}" for note in notes)
         )
         expect(states.get(project.container("nginx")) == "running", f"states: {states}")
 
@@ -655,8 +692,8 @@ def down_up_keeps_data(report: Report, run: ComposeRun) -> None:
         expect(not left, f"containers left after down: {[c['Name'] for c in left]}")
         began = time.monotonic()
         began_wall = time.time()
-        with compose.HealthDriver(project):
-            print(project.run("up", "-d", timeout=900))
+        with compose.HealthDriver(project) as driver:
+            notes = up(run, driver)
         wait_for("/readyz 200 after up", lambda: http(run.base, "GET", "/readyz").status == 200, 60)
         up_took = time.monotonic() - began
         up_timeline = timeline(project, began_wall)
@@ -682,7 +719,7 @@ def down_up_keeps_data(report: Report, run: ComposeRun) -> None:
         figures.append(
             f"down in {down_took:.0f} s, up again in {up_took:.0f} s ({up_timeline}); "
             f"migrate: nothing to do ({len(waits)} wait-for-db lines{': ' + waits[-1] if waits else ''}); "
-            f"login 200 ({login_took:.1f} s) and the article 200"
+            f"login 200 ({login_took:.1f} s) and the article 200" + "".join(f"; {note}" for note in notes)
         )
 
 
