@@ -362,9 +362,15 @@ def compose_up(report: Report, run: ComposeRun) -> None:
             notes = up(run, driver)
         states = {c["Name"]: c["State"]["Status"] for c in project.containers()}
         slowest = max(driver.dns_waits.values(), default=0.0)
+        slow = ", ".join(
+            f"{name.removeprefix(project.name + '_')} {took:.1f} s"
+            for name, took in sorted(driver.dns_waits.items())
+            if took >= 1
+        )
         figures.append(
             f"{len(states)} containers, {driver.runs} healthcheck runs during up; service names resolved "
-            f"in {len(driver.dns_waits)} containers (longest wait for DNS {slowest:.1f} s); "
+            f"in {len(driver.dns_waits)} containers (longest wait for DNS {slowest:.1f} s"
+            f"{': ' + slow if slow else ''}); "
             f"{timeline(project, began)}" + "".join(f"; {note}" for note in notes)
         )
         expect(states.get(project.container("nginx")) == "running", f"states: {states}")
@@ -655,7 +661,14 @@ def stop_database(report: Report, run: ComposeRun) -> None:
         expect(reply.headers.get("Content-Type", "").startswith("application/json"), f"not JSON: {reply}")
         body = reply.json()
         expect("errors" in body, f"503 without errors: {reply}")
-        articles = http(run.base, "GET", "/api/articles")
+        # Not one of the checks, a figure: how an API request fares meanwhile (each of its connection
+        # attempts waits up to DB_CONNECT_TIMEOUT, and the name `db` may take the resolver's timeouts).
+        meanwhile = time.monotonic()
+        try:
+            status = http(run.base, "GET", "/api/articles", timeout=60).status
+            articles = f"{status} after {time.monotonic() - meanwhile:.1f} s"
+        except OSError as exc:
+            articles = f"no answer in {time.monotonic() - meanwhile:.0f} s: {exc}"
         with compose.HealthDriver(project):
             project.run("start", "db")
             wait_for("db healthy again", lambda: _healthy(project, ("db",)), 120)
@@ -677,7 +690,7 @@ def stop_database(report: Report, run: ComposeRun) -> None:
         expect(article.status == 200, f"article after recovery: {article}")
         figures.append(
             f"/readyz 503 {json.dumps(body.get('errors'))} {down_after:.1f} s after stop "
-            f"(GET /api/articles meanwhile: {articles.status}); ready again {recovered:.1f} s after "
+            f"(GET /api/articles meanwhile: {articles}); ready again {recovered:.1f} s after "
             f"the db was healthy; login 200, article 200; {time.monotonic() - began:.0f} s in all"
         )
 
