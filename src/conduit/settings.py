@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     redis_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
     #: Seconds ``GET /api/tags`` stays cached in Redis (0: not cached); writes invalidate it at once.
     tags_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    #: With Redis: seconds a worker may trust its cached copy of an account's token version instead of
+    #: reading it per request (0: read it every time). A password change evicts it at once in every worker
+    #: (Redis pub/sub); the TTL only bounds a lost eviction.
+    token_cache_seconds: int = Field(default=60, ge=0, le=3600)
     #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (nginx: 1). With 0 the
     #: headers are ignored, so a client that reaches the app directly cannot spoof its address.
     proxy_trusted_hops: int = Field(default=0, ge=0, le=5)

@@ -11,7 +11,7 @@ from flask_openapi3.models.tag import Tag
 from conduit.observability import metrics
 from conduit.security import passwords, tokens
 from conduit.storage.database import session
-from conduit.users.auth import auth_required, current_user, revoke_other_tokens
+from conduit.users.auth import auth_required, current_user, revoke_other_tokens, tokens_changed
 from conduit.users.models import User
 from conduit.users.queries import default_role, find_by_email
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
@@ -97,4 +97,6 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     if "image" in sent:
         user.image = data.image
     commit_account(db, user.username, user.email, exclude=user.id)
+    if "password" in sent:
+        tokens_changed(user.id)
     return user_json(user, g.token)
