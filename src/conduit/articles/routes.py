@@ -17,8 +17,10 @@ from conduit.articles.queries import (
     ArticleFilter,
     article_view,
     article_view_by_slug,
+    count_favorite,
     find_article,
     list_articles,
+    set_article_tags,
 )
 from conduit.articles.schemas import (
     ArticleQuery,
@@ -34,7 +36,6 @@ from conduit.extensions import current_settings
 from conduit.observability import metrics
 from conduit.storage.database import insert_ignoring_duplicates, session, utcnow
 from conduit.tags.cache import invalidate_tags
-from conduit.tags.queries import set_tags
 from conduit.users.auth import auth_optional, auth_required, current_user, viewer_id
 from conduit.users.models import Permission, User
 from conduit.web.errors import ApiError, forbidden, not_found, unauthorized
@@ -129,7 +130,7 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
             slug = with_suffix(base_slug(data.title))
     else:
         raise ApiError(409, {"slug": ["has already been taken"]})
-    set_tags(db, article.id, data.tag_list)
+    set_article_tags(db, article.id, data.tag_list)
     db.commit()
     metrics.ARTICLES_PUBLISHED.inc()
     if data.tag_list:
@@ -169,7 +170,7 @@ def update_article(path: SlugPath, body: UpdateArticleRequest) -> dict[str, Any]
     if "body" in sent:
         article.body = data.body
     if "tag_list" in sent:
-        set_tags(db, article.id, data.tag_list)
+        set_article_tags(db, article.id, data.tag_list)
     # Strictly later than before, so that clients comparing updatedAt always see the change.
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     db.commit()
@@ -207,7 +208,8 @@ def favorite(path: SlugPath) -> dict[str, Any]:
     user = current_user()
     db = session()
     article = article_or_404(db, path.slug)
-    insert_ignoring_duplicates(db, Favorite, [{"user_id": user.id, "article_id": article.id}])
+    added = insert_ignoring_duplicates(db, Favorite, [{"user_id": user.id, "article_id": article.id}])
+    count_favorite(db, article.id, added)
     db.commit()
     return {"article": article_view(db, user.id, article.id)}
 
@@ -224,6 +226,9 @@ def unfavorite(path: SlugPath) -> dict[str, Any]:
     user = current_user()
     db = session()
     article = article_or_404(db, path.slug)
-    db.execute(delete(Favorite).where(Favorite.user_id == user.id, Favorite.article_id == article.id))
+    result = db.execute(
+        delete(Favorite).where(Favorite.user_id == user.id, Favorite.article_id == article.id)
+    )
+    count_favorite(db, article.id, -int(getattr(result, "rowcount", 0) or 0))
     db.commit()
     return {"article": article_view(db, user.id, article.id)}

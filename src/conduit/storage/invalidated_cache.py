@@ -145,7 +145,7 @@ class InvalidatedCache(Generic[V]):
                         log.debug("subscribed to %s", self.channel)
                     elif message["type"] == "message":
                         self._on_message(message["data"])
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, ValueError) as exc:  # ValueError: the client was closed
                 if self._live:
                     log.warning(
                         "lost the subscription to %s (%s); cache off until it is back", self.channel, exc
