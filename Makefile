@@ -156,3 +156,11 @@ check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, system
 bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)
 	bin/system-packages nginx wrk
 	$(BIN)/python bench/api_bench.py
+
+BENCH_DATA_DB ?= conduit_bench_1m
+.PHONY: bench-data bench-data-drop
+bench-data: $(DEV_STAMP) ## Load 1M articles, 100k users, 5M favourites, 10k tags into PostgreSQL database $BENCH_DATA_DB with COPY (bench/load_dataset.py --help)
+	$(BIN)/python bench/load_dataset.py --database $(BENCH_DATA_DB)
+
+bench-data-drop: $(DEV_STAMP) ## Drop the database `make bench-data` made ($BENCH_DATA_DB)
+	$(BIN)/python bench/load_dataset.py --database $(BENCH_DATA_DB) --drop

@@ -44,7 +44,7 @@ from typing import Any
 
 from bench_servers import CONDUIT_APP, AppServer, CpuMeter, ServerSpec, start_server, stop_all
 from bench_sql import Probe, count_statements
-from worker_class import BIN, ROOT, BenchError, app_environment, http, load1, run_quiet
+from processes import BIN, ROOT, BenchError, app_environment, http, load1, run_quiet
 
 RESULTS_DIR = ROOT / "bench" / "results"
 LUA = ROOT / "bench" / "wrk" / "request.lua"
