@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-READER = "demo1@demo.conduit.test"
+READER = "demo1@demo.example.com"
 
 
 def main(argv: list[str] | None = None) -> int:
