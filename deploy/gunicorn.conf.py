@@ -12,6 +12,7 @@ Every value can be overridden from the environment:
   connections) and about 45 % less memory.
 * ``GUNICORN_TIMEOUT``, ``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE`` (5 s: nginx drops its idle
   upstream connections after 4 s, before gunicorn does).
+* ``METRICS_PORT``: a second listener, on the same host, where ``/metrics`` is served (and only there).
 * ``FORWARDED_ALLOW_IPS``: proxies whose X-Forwarded-* headers gunicorn trusts; default loopback.
 """
 
@@ -25,6 +26,9 @@ from conduit.startup import load_settings_or_exit, port_problem, refuse
 _host = os.environ.get("HOST", "127.0.0.1")
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"{_host}:{_port}").split(",")
+# METRICS_PORT: /metrics gets a listener of its own, which the app tells apart by its socket (issue 14).
+if os.environ.get("METRICS_PORT"):
+    bind.append(f"{_host}:{os.environ['METRICS_PORT']}")
 
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")

@@ -197,6 +197,11 @@ class Settings(BaseSettings):
     #: Addresses and networks (comma-separated, or a list in YAML) allowed to read ``/metrics``; the client
     #: address is ``request.remote_addr``, i.e. the real client behind nginx with PROXY_TRUSTED_HOPS=1.
     metrics_allow: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    #: A port of its own for ``/metrics`` (gunicorn listens on it too): when set, ``/metrics`` answers only
+    #: on connections to this port, and this port answers nothing but ``/metrics`` and the probes, so a
+    #: Service or Ingress that exposes the API port never exposes the metrics (issue 14, finding 8).
+    #: Decided by the listening socket, never by the Host header. Needs gunicorn (``conduit serve``).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     #: The source revision deployed (a commit id), shown in ``conduit_build_info{revision}``.
     conduit_revision: str = Field(default="unknown", min_length=1, max_length=100)
 
@@ -205,9 +210,14 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     #: Every ``/api/`` request, one bucket per client address.
     rate_limit_api: str = "600/minute"
-    #: ``POST /api/users/login`` per client address, and per account (the e-mail sent).
+    #: ``POST /api/users/login`` (docs/security.md, "Password guessing"): every attempt per client
+    #: address; failed attempts per account and address; failed attempts per account from every address,
+    #: which never refuses anyone by itself: once it is spent, each address gets only
+    #: ``rate_limit_login_account_strict`` failures on that account (the owner's first try still counts).
     rate_limit_login_ip: str = "20/minute;200/hour"
+    rate_limit_login_account_address: str = "5/minute;20/hour"
     rate_limit_login_account: str = "10/minute;50/hour"
+    rate_limit_login_account_strict: str = "1/hour"
     #: ``POST /api/users`` per client address, and per e-mail sent.
     rate_limit_register_ip: str = "10/minute;50/hour"
     rate_limit_register_account: str = "5/minute;20/hour"
@@ -365,7 +375,9 @@ class Settings(BaseSettings):
     @field_validator(
         "rate_limit_api",
         "rate_limit_login_ip",
+        "rate_limit_login_account_address",
         "rate_limit_login_account",
+        "rate_limit_login_account_strict",
         "rate_limit_register_ip",
         "rate_limit_register_account",
     )

@@ -21,6 +21,7 @@ from playwright.sync_api import (
     Page,
     Request,
     Response,
+    expect,
     sync_playwright,
 )
 
@@ -33,6 +34,9 @@ from tests.support.skips import require_or_skip
 from tests.support.stack import require_nginx, stack_env
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Assertions wait for the page, not a clock: a CI machine with every core busy once took more than
+# Playwright's default 5 s to render a page; what never appears still fails, after 15 s.
+expect.set_options(timeout=15_000)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

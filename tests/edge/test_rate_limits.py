@@ -29,6 +29,7 @@ def build(sqlite_url: str) -> Iterator[Any]:
             "rate_limit_api": GENEROUS,
             "rate_limit_login_ip": GENEROUS,
             "rate_limit_login_account": GENEROUS,
+            "rate_limit_login_account_address": GENEROUS,
             "rate_limit_register_ip": GENEROUS,
             "rate_limit_register_account": GENEROUS,
         }
@@ -84,14 +85,37 @@ def test_login_is_limited_per_address(build: Any) -> None:
     assert signup(client, "carol") == 201
 
 
-def test_login_is_limited_per_account_whatever_the_address(build: Any) -> None:
-    application = build(rate_limit_login_account="2/minute")
+def test_wrong_passwords_from_elsewhere_never_lock_the_owner_out(build: Any) -> None:
+    """Issue 14, finding 6: ten wrong passwords for the victim from other addresses, then the owner logs
+    in from a fresh address: 200. The account-wide count only makes each address's budget strict."""
+    application = build(rate_limit_login_account="5/minute", rate_limit_login_account_address="3/minute")
     assert signup(client_from(application), "dave") == 201
-    assert login(client_from(application, "192.0.2.1"), "dave@example.com", "wrong-password") == 401
-    assert login(client_from(application, "192.0.2.2"), "DAVE@example.com ", "wrong-password") == 401
-    # the right password from a third address: the account's attempts are spent
-    assert login(client_from(application, "192.0.2.3"), "dave@example.com") == 429
-    assert login(client_from(application, "192.0.2.3"), "erin@example.com") == 401
+    attackers = [client_from(application, f"192.0.2.{n}") for n in range(1, 11)]
+    assert [login(client, "dave@example.com", "wrong-password") for client in attackers] == [401] * 10
+    # the account is under attack: an address that already failed on it gets no second guess ...
+    assert login(attackers[0], "DAVE@example.com ", "wrong-password") == 429
+    assert login(attackers[9], "dave@example.com") == 429
+    # ... while the owner, from an address of their own, logs in
+    assert login(client_from(application, "198.51.100.200"), "dave@example.com") == 200
+    # and other accounts are not affected
+    assert login(attackers[0], "erin@example.com") == 401
+
+
+def test_failed_logins_are_limited_per_account_and_address(build: Any) -> None:
+    application = build(rate_limit_login_account_address="2/minute")
+    assert signup(client_from(application), "ivan") == 201
+    guesser = client_from(application, "192.0.2.50")
+    assert [login(guesser, "ivan@example.com", "wrong-password") for _ in range(2)] == [401, 401]
+    assert login(guesser, "ivan@example.com", "wrong-password") == 429
+    assert login(guesser, "nobody@example.com", "wrong-password") == 401  # another account: its own budget
+    assert login(client_from(application, "192.0.2.51"), "ivan@example.com") == 200
+
+
+def test_successful_logins_spend_no_failure_budget(build: Any) -> None:
+    application = build(rate_limit_login_account_address="1/minute", rate_limit_login_account="1/minute")
+    client = client_from(application)
+    assert signup(client, "judy") == 201
+    assert [login(client, "judy@example.com") for _ in range(3)] == [200] * 3
 
 
 def test_registration_is_limited_per_address_and_per_email(build: Any) -> None:

@@ -204,3 +204,22 @@ def test_without_a_directory_gunicorn_makes_a_private_one(tmp_path: Path, sqlite
     while made[0].exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not made[0].exists(), "the private directory outlived gunicorn"
+
+
+def test_metrics_on_a_port_of_their_own(tmp_path: Path, sqlite_url: str) -> None:
+    """Issue 14, finding 8: with METRICS_PORT, gunicorn listens there too; /metrics answers only on that
+    port and that port serves nothing else but the probes, whatever the Host header claims."""
+    metrics_port = free_port()
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    for server in start(workdir, sqlite_url, METRICS_PORT=str(metrics_port)):
+        api = server.request
+        metrics = Server(server.process, f"http://127.0.0.1:{metrics_port}", server.stdout, server.stderr)
+        assert api("GET", "/metrics").status == 404
+        assert api("GET", "/metrics", headers={"Host": f"127.0.0.1:{metrics_port}"}).status == 404
+        assert api("GET", "/api/tags").status == 200
+        scrape = metrics.request("GET", "/metrics")
+        assert scrape.status == 200
+        assert "conduit_build_info" in scrape.body.decode()
+        assert metrics.request("GET", "/api/tags").status == 404
+        assert metrics.request("GET", "/readyz").status == 200

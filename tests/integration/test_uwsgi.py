@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -145,6 +146,7 @@ def uwsgi_env(**values: str) -> dict[str, str]:
     from a developer's shell would add a socket)."""
     env = {name: value for name, value in server_env(**values).items() if not name.startswith("UWSGI_")}
     env.pop("CONDUIT_UWSGI_PORT", None)
+    env.pop("CONDUIT_UWSGI_SOCKET", None)
     env.update(values)
     return env
 
@@ -284,7 +286,10 @@ def test_the_ini_takes_port_and_workers_from_the_environment() -> None:
     cores = os.cpu_count() or 1
     assert uwsgi_get("processes") == str(2 * cores + 1)  # gunicorn's default, WEB_CONCURRENCY unset
     assert uwsgi_get("processes", WEB_CONCURRENCY="3") == "3"
-    assert uwsgi_get("uwsgi-socket") == "127.0.0.1:8001"
+    # A unix socket by default (issue 14, finding 8); TCP on loopback only when asked for by port.
+    assert uwsgi_get("uwsgi-socket") == "/run/conduit/uwsgi.sock"
+    assert uwsgi_get("uwsgi-socket", CONDUIT_UWSGI_SOCKET="/srv/x/uwsgi.sock") == "/srv/x/uwsgi.sock"
+    assert uwsgi_get("chmod-socket") == "660"
     assert uwsgi_get("uwsgi-socket", CONDUIT_UWSGI_PORT="9123") == "127.0.0.1:9123"
     # The choices the other tests rely on, and gunicorn's figures.
     assert uwsgi_get("harakiri") == "30"
@@ -734,3 +739,37 @@ def test_through_nginx_with_uwsgi_pass(uwsgi_server: Uwsgi, tmp_path: Path) -> N
     access = (prefix / "access.log").read_text()
     assert f"rid={request_id}" in access
     assert "Traceback" not in uwsgi_server.log()
+
+
+def test_the_default_socket_is_a_unix_socket_only_its_owner_and_group_may_use(
+    workdir: Path, sqlite_url: str
+) -> None:
+    """Issue 14, finding 8: on a loopback TCP socket any local process could send requests (and its own
+    X-Forwarded-For); the unix socket has mode 660, so only uWSGI's user and group (nginx) connect."""
+    path = workdir / "run" / "uwsgi.sock"
+    path.parent.mkdir()
+    env = uwsgi_env(
+        CONDUIT_UWSGI_SOCKET=str(path),
+        WEB_CONCURRENCY="1",
+        CONDUIT_ENV="testing",
+        DATABASE_URL=sqlite_url,
+    )
+    with uwsgi(workdir, env) as running:
+
+        def healthz() -> int:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(10)
+                try:
+                    sock.connect(str(path))
+                except OSError:
+                    return 0
+                sock.sendall(uwsgi_packet(request_variables("GET", "/healthz", b"", {}), b""))
+                return parse_response(read_to_end(sock)).status
+
+        wait_until(
+            lambda: healthz() == 200, "uWSGI /healthz on its unix socket", START_TIMEOUT, log=running.stderr
+        )
+        mode = path.stat().st_mode
+        assert stat.S_ISSOCK(mode)
+        assert stat.S_IMODE(mode) == 0o660, oct(stat.S_IMODE(mode))
+        assert listening_sockets([running.process.pid, *running.workers()]) == set()  # no TCP socket

@@ -12,12 +12,12 @@ from flask import Flask
 
 from conduit.ops.cli import main
 from conduit.storage import migrations as migrate
-from conduit.users.models import Permission
+from conduit.users.models import Permission, Role
 from tests.support.accounts import register
 from tests.support.databases import get_db_of, make_app
 from tests.support.servers import REPO
 
-ROLE_NAMES = {"User", "Moderator", "Administrator"}
+ROLE_NAMES = set(Role.ROLES)
 
 
 @pytest.fixture
@@ -210,7 +210,7 @@ def test_deploy_reads_the_env_file(
     for name in ("CONDUIT_ENV", "DATABASE_URL", "CONDUIT_ADMIN_EMAIL", "CONDUIT_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     assert "created role User" in invoke(CliRunner(), "deploy").output
-    assert count(fresh_database_url, "roles") == 3
+    assert count(fresh_database_url, "roles") == len(Role.ROLES)
 
 
 def test_commands_refuse_an_unsafe_production_configuration(

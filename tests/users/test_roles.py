@@ -53,7 +53,7 @@ def test_the_three_roles_exist_after_a_reset(app: Flask) -> None:
     with app.app_context(), get_db().standalone_session() as db:
         roles = {role.name: role for role in db.scalars(select(Role))}
 
-    assert set(roles) == {"User", "Moderator", "Administrator"}
+    assert set(roles) == {"Reader", "User", "Moderator", "Administrator"}
     assert [name for name, role in roles.items() if role.default] == ["User"]
     assert not roles["User"].has(Permission.MODERATE)
     assert roles["Moderator"].has(Permission.MODERATE)
@@ -150,3 +150,28 @@ def test_without_the_setting_that_email_is_an_ordinary_user(app: Flask, client: 
     register(client, "boss", email="boss@example.com")
 
     assert role_of(app, "boss") == "User"
+
+
+def test_a_reader_may_read_but_not_write_comment_or_follow(
+    app: Flask, client: FlaskClient, alice: Account, mallory: Account
+) -> None:
+    """Issue 14, finding 10: the FOLLOW, COMMENT and WRITE bits are enforced, so a read-only (banned) role
+    exists: each refused action is a 403 in the spec's error shape, before the body is looked at."""
+    slug = create_article(client, alice, "Readable")["slug"]
+    set_role(app, mallory, "Reader")
+    refused = {
+        "write": client.post("/api/articles", json={"article": {}}, headers=mallory.headers),
+        "comment": client.post(f"/api/articles/{slug}/comments", json={}, headers=mallory.headers),
+        "follow": client.post("/api/profiles/alice/follow", headers=mallory.headers),
+        "favorite": client.post(f"/api/articles/{slug}/favorite", headers=mallory.headers),
+    }
+    for action, response in refused.items():
+        assert response.status_code == 403, (action, response.get_json())
+        assert list(response.get_json()) == ["errors"]
+        assert response.get_json()["errors"]["permission"][0].startswith("your role may not ")
+    assert client.get(f"/api/articles/{slug}", headers=mallory.headers).status_code == 200
+    assert client.get("/api/user", headers=mallory.headers).status_code == 200
+    assert client.get("/api/articles/feed", headers=mallory.headers).status_code == 200
+    # back to the default role, the same account may act again
+    set_role(app, mallory, "User")
+    assert client.post("/api/profiles/alice/follow", headers=mallory.headers).status_code == 200

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from conduit.security import passwords
 from tests.support.accounts import Account, register
 
 BLANK = "can't be blank"
@@ -441,3 +442,48 @@ def test_a_freed_username_can_be_registered_again(client: FlaskClient, alice: Ac
     assert put_user(client, alice, username="alicia").status_code == 200
 
     register(client, "alice", email="new-alice@example.com")
+
+
+def test_a_taken_email_costs_a_password_hash_like_a_new_one(
+    app: Flask, client: FlaskClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, finding 11: registration hashed only for new addresses, so a taken one answered in 10 ms
+    against 500 ms. Now both pay the hash (counted, not timed: timings belong to make bench)."""
+    with app.app_context():  # the app's own hasher, wrapped to count its work
+        hasher = passwords()
+    hashed: list[str] = []
+    real_hash = hasher.hash
+
+    def counting(password: str) -> str:
+        hashed.append(password)
+        return real_hash(password)
+
+    monkeypatch.setattr(hasher, "hash", counting)
+    taken = {"username": "someone", "email": alice.email, "password": "another-password"}
+    assert client.post("/api/users", json={"user": taken}).status_code == 409
+    fresh = {"username": "newcomer", "email": "newcomer@example.com", "password": "another-password"}
+    assert client.post("/api/users", json={"user": fresh}).status_code == 201
+    assert hashed == ["another-password", "another-password"]
+
+
+def test_a_fullwidth_lookalike_of_a_taken_username_is_a_conflict(client: FlaskClient, alice: Account) -> None:
+    """Issue 14, finding 11: names are NFKC-normalized, so a fullwidth "alice" (U+FF41 ...) is "alice"."""
+    user = {
+        "username": "\uff41\uff4c\uff49\uff43\uff45",
+        "email": "lookalike@example.com",
+        "password": "pass-word-9",
+    }
+    response = client.post("/api/users", json={"user": user})
+    assert response.status_code == 409
+    assert response.get_json() == {"errors": {"username": ["has already been taken"]}}
+    user["username"] = "\uff42\uff4f\uff42"  # fullwidth "bob", not taken: stored as "bob"
+    created = client.post("/api/users", json={"user": user})
+    assert created.status_code == 201
+    assert created.get_json()["user"]["username"] == "bob"
+
+
+def test_a_username_that_nfkc_lengthens_past_the_maximum_is_refused(client: FlaskClient) -> None:
+    user = {"username": "\ufdfa" * 4, "email": "long@example.com", "password": "pass-word-9"}
+    response = client.post("/api/users", json={"user": user})
+    assert response.status_code == 422
+    assert response.get_json() == {"errors": {"username": ["is too long (maximum is 64 characters)"]}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
@@ -148,3 +149,26 @@ def test_docs_page_assets_and_document_load(client: FlaskClient) -> None:
         assert response.status_code == 200, f"{link} -> {urljoin(page_url, link)}: {response.status_code}"
         if link.endswith(".json"):
             assert response.get_json()["paths"]
+
+
+def string_schemas(node: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, dict) and value.get("type") == "string":
+                yield key, value
+            yield from string_schemas(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from string_schemas(item)
+
+
+def test_every_request_string_with_a_pattern_excludes_nul(document: dict[str, Any]) -> None:
+    """No field may hold NUL (issue 14, finding 3), and the document says so: a fuzzer trusting a pattern
+    that allows NUL sends it as valid data (the not-blank pattern once did)."""
+    checked = 0
+    for name, schema in string_schemas(document["components"]["schemas"]):
+        if "pattern" in schema and "format" not in schema:
+            checked += 1
+            assert re.search(schema["pattern"], "text\x00") is None, (name, schema["pattern"])
+            assert re.search(schema["pattern"], "\x00") is None, (name, schema["pattern"])
+    assert checked >= 10

@@ -35,7 +35,7 @@ from conduit.observability import metrics
 from conduit.storage.database import insert_ignoring_duplicates, session, utcnow
 from conduit.tags.cache import invalidate_tags
 from conduit.tags.queries import set_tags
-from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user, requires
 from conduit.users.models import Permission, User
 from conduit.web.errors import ApiError, forbidden, not_found
 from conduit.web.http_cache import revalidated
@@ -108,11 +108,11 @@ def get_feed(query: FeedQuery) -> dict[str, Any]:
 
 @bp.post(
     "/articles",
-    responses=responses(201, SingleArticleResponse, 401, 409),
+    responses=responses(201, SingleArticleResponse, 401, 403, 409),
     security=TOKEN,
     operation_id="CreateArticle",
 )
-@auth_required
+@requires(Permission.WRITE)
 def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
     """Publish an article. Titles need not be unique: a taken slug gets a random suffix."""
     user = current_user()
@@ -157,7 +157,7 @@ def get_article(path: SlugPath) -> Response:
     security=TOKEN,
     operation_id="UpdateArticle",
 )
-@auth_required
+@requires(Permission.WRITE)
 def update_article(path: SlugPath, body: UpdateArticleRequest) -> dict[str, Any]:
     """Change an article (its author, or an administrator). The slug stays the same."""
     user = current_user()
@@ -200,11 +200,11 @@ def delete_article(path: SlugPath) -> tuple[str, int]:
 
 @favorites_bp.post(
     "/articles/<slug>/favorite",
-    responses=responses(200, SingleArticleResponse, 401, 404),
+    responses=responses(200, SingleArticleResponse, 401, 403, 404),
     security=TOKEN,
     operation_id="CreateArticleFavorite",
 )
-@auth_required
+@requires(Permission.FOLLOW)
 def favorite(path: SlugPath) -> dict[str, Any]:
     """Favourite an article (twice is the same as once)."""
     user = current_user()

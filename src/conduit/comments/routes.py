@@ -23,7 +23,7 @@ from conduit.comments.schemas import (
 from conduit.extensions import current_settings
 from conduit.observability import metrics
 from conduit.storage.database import session
-from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user, requires
 from conduit.users.models import Permission
 from conduit.web.errors import ApiError, forbidden, not_found
 from conduit.web.openapi import TOKEN, responses
@@ -59,11 +59,11 @@ def get_comments(path: SlugPath, query: CommentsQuery) -> tuple[dict[str, Any], 
 
 @bp.post(
     "/articles/<slug>/comments",
-    responses=responses(201, SingleCommentResponse, 401, 404),
+    responses=responses(201, SingleCommentResponse, 401, 403, 404),
     security=TOKEN,
     operation_id="CreateArticleComment",
 )
-@auth_required
+@requires(Permission.COMMENT)
 def add_comment(path: SlugPath, body: NewCommentRequest) -> tuple[dict[str, Any], int]:
     """Comment on an article."""
     user = current_user()

@@ -2,6 +2,12 @@
 more than a cheap one (:mod:`conduit.edge.costs`), login and registration limits per address and per
 account, and per-account limits on publishing articles and comments.
 
+Login (issue 14, finding 6; docs/security.md, "Password guessing"): no counter that an outsider can fill
+refuses the owner. Every attempt counts per address; a failed one (401) counts per account and address,
+and per account from every address. The account-wide count refuses nobody: once it is spent the account
+is *under attack*, and then an address that already failed on it within the strict window is refused,
+while an address with no failure on it (the owner's, most likely) still gets its try.
+
 Counters live in Redis when ``REDIS_URL`` is set, so every worker of every server shares them, and in
 the process's memory otherwise. Limiting fails open: when Redis fails, each worker carries on with
 in-memory counters (the same limits, per worker) and tries Redis again after 1, 2, 4 ... 32 s; a
@@ -19,6 +25,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_limiter import ApplicationLimit, Limit, Limiter, RequestLimit
+from limits import parse_many
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -48,6 +55,68 @@ def account_key() -> str:
     if not isinstance(email, str) or not email.strip():
         return "account:none"
     return "account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def account_and_address() -> str:
+    """The account a login names, from this client address."""
+    return f"{account_key()}@{client_address()}"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+class LoginGuard:
+    """Failed logins per account from every address, which refuse nobody by themselves, and the strict
+    per account and address count that applies while those are spent (the account is under attack).
+
+    Both live in the limiter's storage (Redis when configured). ``check`` runs before the login view,
+    ``record`` after it answered 401. Storage errors let the request through: limiting fails open, as
+    everywhere here."""
+
+    def __init__(self, limiter: Limiter, settings: Settings, exempt: Callable[[], bool]) -> None:
+        self.limiter = limiter
+        self.enabled = settings.rate_limit_enabled
+        self.account_items = parse_many(settings.rate_limit_login_account)
+        self.strict_items = parse_many(settings.rate_limit_login_account_strict)
+        self.exempt = exempt
+
+    def _applies(self) -> bool:
+        return (
+            self.enabled
+            and request.endpoint == LOGIN_ENDPOINT
+            and request.method == "POST"
+            and not self.exempt()
+        )
+
+    def check(self) -> Response | None:
+        if not self._applies():
+            return None
+        strategy = self.limiter.limiter
+        account, source = account_key(), account_and_address()
+        try:
+            if all(strategy.test(item, "login-account", account) for item in self.account_items):
+                return None
+            for item in self.strict_items:
+                if not strategy.test(item, "login-strict", source):
+                    reset = strategy.get_window_stats(item, "login-strict", source).reset_time
+                    retry = min(item.get_expiry(), max(1, math.ceil(reset - time.time())))
+                    return _refused(retry)
+        except Exception:  # noqa: BLE001 - fail open, like Flask-Limiter's swallow_errors
+            return None
+        return None
+
+    def record(self, response: Response) -> Response:
+        if self._applies() and _failed(response):
+            strategy = self.limiter.limiter
+            try:
+                for item in self.account_items:
+                    strategy.hit(item, "login-account", account_key())
+                for item in self.strict_items:
+                    strategy.hit(item, "login-strict", account_and_address())
+            except Exception:  # noqa: BLE001 - fail open, like Flask-Limiter's swallow_errors
+                return response
+        return response
 
 
 def _only(endpoint: str) -> Callable[[], bool]:
@@ -82,6 +151,10 @@ def _too_many(limit: RequestLimit) -> Response:
         retry = min(window, max(1, math.ceil(limit.reset_at - time.time())))
     except Exception:  # noqa: BLE001 - the storage failed between the hit and now: say the window
         retry = window
+    return _refused(retry)
+
+
+def _refused(retry: int) -> Response:
     return error_response(
         429,
         {"rate_limit": [f"too many requests; retry in {retry} seconds"]},
@@ -122,7 +195,14 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         ],
         default_limits=[
             per_endpoint(settings.rate_limit_login_ip, client_address, LOGIN_ENDPOINT),
-            per_endpoint(settings.rate_limit_login_account, account_key, LOGIN_ENDPOINT),
+            Limit(
+                settings.rate_limit_login_account_address,
+                key_function=account_and_address,
+                exempt_when=_only(LOGIN_ENDPOINT),
+                methods=["POST"],
+                deduct_when=_failed,
+                finalized=True,
+            ),
             per_endpoint(settings.rate_limit_register_ip, client_address, REGISTER_ENDPOINT),
             per_endpoint(settings.rate_limit_register_account, account_key, REGISTER_ENDPOINT),
             per_endpoint(
@@ -141,7 +221,11 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         on_breach=_too_many,
         enabled=settings.rate_limit_enabled,
     )
-    limiter.request_filter(_never_limited(settings))
+    exempt = _never_limited(settings)
+    limiter.request_filter(exempt)
     limiter.init_app(app)
+    guard = LoginGuard(limiter, settings, exempt)
+    app.before_request(guard.check)
+    app.after_request(guard.record)
     app.extensions[EXTENSION] = limiter
     return limiter

@@ -140,6 +140,35 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.teardown_request(_end_request)
     allowed = [ipaddress.ip_network(network, strict=False) for network in settings.metrics_allow]
     app.add_url_rule("/metrics", "metrics", _metrics_view(allowed), methods=["GET"])
+    if settings.metrics_port is not None:
+        app.before_request(_separate_port(settings.metrics_port))
+
+
+#: What the metrics port serves besides ``/metrics``: the probes, so a scraper can tell up from down.
+PROBES = frozenset({"/healthz", "/readyz"})
+
+
+def local_port() -> int | None:
+    """The port the connection came in on, from gunicorn's socket (the Host header can say anything)."""
+    sock = request.environ.get("gunicorn.socket")
+    try:
+        port = sock.getsockname()[1] if sock is not None else None
+    except (OSError, AttributeError, IndexError, TypeError):
+        return None
+    return port if isinstance(port, int) else None
+
+
+def _separate_port(metrics_port: int) -> Callable[[], Response | None]:
+    """``before_request``: ``/metrics`` only on the metrics port, and only it (and the probes) there."""
+
+    def check() -> Response | None:
+        if request.path in PROBES:
+            return None
+        if (local_port() == metrics_port) != (request.path == "/metrics"):
+            return error_response(404, {"route": ["not found on this port"]})
+        return None
+
+    return check
 
 
 def watch_pool(engine: Engine, capacity: int) -> None:

@@ -196,7 +196,7 @@ def _confirm(description: str) -> bool:
     multiple=True,
     default=("127.0.0.1:8001", "127.0.0.1:8002"),
     show_default=True,
-    help="An app server (host:port); repeat for each one.",
+    help="An app server (host:port, or unix:/path for a uWSGI socket); repeat for each one.",
 )
 @click.option(
     "--protocol",

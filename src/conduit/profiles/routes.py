@@ -13,8 +13,8 @@ from conduit.profiles.models import Follow
 from conduit.profiles.queries import find_user, is_following, profile_json
 from conduit.profiles.schemas import ProfileResponse, UsernamePath
 from conduit.storage.database import insert_ignoring_duplicates, session
-from conduit.users.auth import auth_optional, auth_required, current_user, optional_user
-from conduit.users.models import User
+from conduit.users.auth import auth_optional, auth_required, current_user, optional_user, requires
+from conduit.users.models import Permission, User
 from conduit.web.errors import ApiError, not_found
 from conduit.web.http_cache import revalidated
 from conduit.web.openapi import TOKEN, responses
@@ -46,11 +46,11 @@ def get_profile(path: UsernamePath) -> Response:
 
 @bp.post(
     "/profiles/<username>/follow",
-    responses=responses(200, ProfileResponse, 401, 404),
+    responses=responses(200, ProfileResponse, 401, 403, 404),
     security=TOKEN,
     operation_id="FollowUserByUsername",
 )
-@auth_required
+@requires(Permission.FOLLOW)
 def follow(path: UsernamePath) -> dict[str, Any]:
     """Follow a user (following twice is the same as once)."""
     me = current_user()

@@ -27,8 +27,10 @@ class Role(Base):
     default: Mapped[bool] = mapped_column(default=False, index=True)
     permissions: Mapped[int] = mapped_column(Integer, default=0)
 
-    #: name -> (permissions, is the default role for new accounts)
+    #: name -> (permissions, is the default role for new accounts). A Reader may read and change their
+    #: own account, nothing else: the role an operator gives a banned or read-only account.
     ROLES: dict[str, tuple[Permission, bool]] = {  # noqa: RUF012
+        "Reader": (Permission(0), False),
         "User": (Permission.FOLLOW | Permission.COMMENT | Permission.WRITE, True),
         "Moderator": (Permission.FOLLOW | Permission.COMMENT | Permission.WRITE | Permission.MODERATE, False),
         "Administrator": (

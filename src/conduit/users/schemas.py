@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -14,6 +15,11 @@ PASSWORD_MAX = 256
 
 
 def _check_username(value: str) -> str:
+    # NFKC first (issue 14, finding 11): fullwidth "alice" (U+FF41 ...) and other compatibility forms
+    # become the name they look like, so they meet the case-insensitive uniqueness check as it (409).
+    value = unicodedata.normalize("NFKC", value)
+    if len(value) > USERNAME_MAX:  # NFKC can lengthen a name ("\ufdfa" is 18 characters)
+        raise PydanticCustomError("username", f"is too long (maximum is {USERNAME_MAX} characters)")
     if not all(ch.isalnum() or ch in "_.-" for ch in value):
         raise PydanticCustomError(
             "username", "may contain only letters, digits, underscores, hyphens and periods"

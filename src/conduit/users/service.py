@@ -53,14 +53,14 @@ def commit_account(db: Session, username: str, email: str, exclude: int | None =
 
 
 def create_account(db: Session, account: NewUser, role: Role | None) -> User:
-    """Insert a validated, non-conflicting account with *role*, and commit."""
+    """Insert a validated, non-conflicting account with *role*, and commit.
+
+    The password is hashed before the conflict check, so a taken e-mail costs as much time as a new one:
+    the answer's timing does not tell which addresses have an account (issue 14, finding 11). The 409
+    itself still does, as the RealWorld spec requires it."""
+    password_hash = passwords().hash(account.password)
     conflicts(db, account.username, account.email)
-    user = User(
-        username=account.username,
-        email=account.email,
-        password_hash=passwords().hash(account.password),
-        role=role,
-    )
+    user = User(username=account.username, email=account.email, password_hash=password_hash, role=role)
     db.add(user)
     commit_account(db, account.username, account.email)
     return user
