@@ -55,7 +55,7 @@ dev: $(MAIN_STAMP) ## Serve like `make run`, in the development profile, restart
 	CONDUIT_ENV=development $(BIN)/conduit serve --reload --workers 1
 
 test: $(DEV_STAMP) ## Run the whole test suite (PostgreSQL tests skip loudly without a server; CI=true requires it)
-	$(BIN)/python -m pytest --ignore=tests/provisioning
+	$(BIN)/python -m pytest --ignore=tests/provisioning --durations=20
 
 lint: $(DEV_STAMP) ## ruff (lint + format check), mypy --strict, vulture (dead code), bandit on src/, pip-audit of the locks
 	$(BIN)/ruff check src tests migrations bin deploy bench harness
