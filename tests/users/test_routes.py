@@ -7,12 +7,14 @@ from typing import Any
 
 import jwt
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from conduit.security import passwords
 from tests.support.accounts import Account, register
+from tests.support.databases import get_db_of
 
 BLANK = "can't be blank"
 TAKEN = "has already been taken"
@@ -522,6 +524,22 @@ def test_a_username_change_frees_the_old_lookalikes(client: FlaskClient, alice: 
     register(client, CYRILLIC_ALICE, email="cyrillic@example.com")  # "alice" is free again
     response = post_user(client, username="\u0430licia", email="new-lookalike@example.com")
     assert_errors(response, 409, {"username": [TAKEN]})  # "alicia" holds its skeleton now
+
+
+def test_an_account_older_than_its_lookalike_check_keeps_editing_its_profile(
+    app: Flask, client: FlaskClient, alice: Account, bob: Account
+) -> None:
+    """Migration 0005 leaves NULL in the skeleton of an account that already looked like an older one;
+    the settings page sends the username with every change, and that must not be a conflict."""
+    with get_db_of(app).engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE users SET username = :name, username_skeleton = NULL WHERE username = 'bob'"),
+            {"name": CYRILLIC_ALICE},
+        )
+    response = put_user(client, bob, username=CYRILLIC_ALICE, bio="still me")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["user"]["bio"] == "still me"
+    assert_errors(put_user(client, bob, username="aIice"), 409, {"username": [TAKEN]})  # no new look-alike
 
 
 # --- common passwords (NIST SP 800-63B; issue 14, finding 11) -------------------------------------------

@@ -82,13 +82,16 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     if "password" in sent:
         refuse_common_password(data.password)
     db = session()
+    # The name as it is needs no check: the settings page sends it with every change, and an account
+    # that already looked like an older one before migration 0005 must still be able to edit its bio.
+    renamed = "username" in sent and data.username != user.username
     conflicts(
         db,
-        data.username if "username" in sent else None,
+        data.username if renamed else None,
         data.email if "email" in sent else None,
         exclude=user.id,
     )
-    if "username" in sent:
+    if renamed:
         user.username = data.username
         user.username_skeleton = skeleton(data.username)
     if "email" in sent:
