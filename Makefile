@@ -148,9 +148,9 @@ check-containers: $(MAIN_STAMP) ## Build the image, run compose.yaml and the Kub
 	$(BIN)/python bin/check-containers.py
 
 .PHONY: check-provisioning
-check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM, then a fleet under faults
+check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM and a fleet under faults, at once
 	bin/system-packages $(CONTAINER_PACKAGES) openssh-client
-	$(BIN)/python -m pytest -v -s tests/provisioning
+	bin/check-provisioning
 
 .PHONY: bench
 bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)

@@ -302,6 +302,35 @@ def test_articles_need_an_existing_author(migrated: sa.Engine) -> None:
         )
 
 
+def insert_named_user(conn: sa.Connection, user_id: int, username: str) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) "
+            "VALUES (:id, :username, :email, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {"id": user_id, "username": username, "email": f"u{user_id}@x.io"},
+    )
+
+
+def test_0005_backfills_username_skeletons_and_grandfathers_existing_lookalikes(engine: sa.Engine) -> None:
+    """Issue 14, finding 11: accounts made before 0005 get their skeleton; of two that already look alike
+    (Latin "alice", then Cyrillic "\u0430lice"), the older keeps it and the newer gets NULL."""
+    migrate.upgrade(engine, "0003")
+    with engine.begin() as conn:
+        insert_named_user(conn, 1, "alice")
+        insert_named_user(conn, 2, "\u0430lice")
+        insert_named_user(conn, 3, "b\u043eb")  # Cyrillic o
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, username_skeleton FROM users ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [(1, "alice"), (2, None), (3, "bob")]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # the index is unique
+        conn.execute(sa.text("UPDATE users SET username_skeleton = 'alice' WHERE id = 3"))
+    migrate.downgrade(engine, "0003")
+    assert "username_skeleton" not in {column["name"] for column in sa.inspect(engine).get_columns("users")}
+    assert scalar(engine, "SELECT count(*) FROM users") == 3
+
+
 # --- the alembic command line ---------------------------------------------------------------------
 
 
