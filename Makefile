@@ -148,11 +148,19 @@ check-containers: $(MAIN_STAMP) ## Build the image, run compose.yaml and the Kub
 	$(BIN)/python bin/check-containers.py
 
 .PHONY: check-provisioning
-check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM, then a fleet under faults
+check-provisioning: $(DEV_STAMP) ## Provision fresh Debian hosts (podman, systemd, SSH) with deploy/ansible: one VM and a fleet under faults, at once
 	bin/system-packages $(CONTAINER_PACKAGES) openssh-client
-	$(BIN)/python -m pytest -v -s tests/provisioning
+	bin/check-provisioning
 
 .PHONY: bench
 bench: $(DEV_STAMP) ## Benchmark on PostgreSQL: seed, wrk against gunicorn and nginx, report in bench/results/ (BENCH_* env; bench/api_bench.py --help)
 	bin/system-packages nginx wrk
 	$(BIN)/python bench/api_bench.py
+
+BENCH_DATA_DB ?= conduit_bench_1m
+.PHONY: bench-data bench-data-drop
+bench-data: $(DEV_STAMP) ## Load 1M articles, 100k users, 5M favourites, 10k tags into PostgreSQL database $BENCH_DATA_DB with COPY (bench/load_dataset.py --help)
+	$(BIN)/python bench/load_dataset.py --database $(BENCH_DATA_DB)
+
+bench-data-drop: $(DEV_STAMP) ## Drop the database `make bench-data` made ($BENCH_DATA_DB)
+	$(BIN)/python bench/load_dataset.py --database $(BENCH_DATA_DB) --drop

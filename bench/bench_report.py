@@ -179,11 +179,16 @@ def markdown(results: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _redis(o: Any) -> str:
+    url = getattr(o, "redis_url", "")
+    return "Redis (token cache, tags cache)" if url else "no Redis"
+
+
 def matrix_setup(results: Any) -> list[str]:
     o = results.options
     return [
         f"- Servers: {o.server} with deploy/gunicorn.conf.py as deployed (CONDUIT_ENV=production, gthread, "
-        f"{o.workers} workers x 2 threads, no Redis, request log on, rate limits off: loopback is exempt "
+        f"{o.workers} workers x 2 threads, {_redis(o)}, request log on, rate limits off: loopback is exempt "
         "anyway) for Conduit and both baselines, each with a private nginx (deploy/nginx, 1 worker, upstream "
         "keepalive).",
         f"- Load: `wrk --latency` with bench/wrk/request.lua, {o.duration} s per run after a {o.warmup} s "

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker_class import (
+from processes import (
     BIN,
     CLK_TCK,
     GUNICORN_CONF,

@@ -7,7 +7,7 @@ Every value can be overridden from the environment:
 * ``GUNICORN_THREADS``: threads per worker (gthread); default 2. Workers x threads is
   ``2 * cores + 2`` requests at once, about gunicorn's ``2 * cores + 1`` advice, in fewer processes.
 * ``GUNICORN_WORKER_CLASS``: ``gthread`` (default) or ``sync``. gthread was chosen by measurement
-  (bench/worker_class.py, docs/decisions.md): behind nginx it serves as many requests as sync with
+  (bench/studies/worker_class.py, docs/decisions.md): behind nginx it serves as many requests as sync with
   ``2 * cores + 1`` workers, with 10-14 % less CPU per request (it keeps nginx's upstream keepalive
   connections) and about 45 % less memory.
 * ``GUNICORN_TIMEOUT``, ``GUNICORN_GRACEFUL_TIMEOUT``, ``GUNICORN_KEEPALIVE`` (5 s: nginx drops its idle

@@ -62,3 +62,26 @@ def test_production_refuses_plain_http_origins_except_loopback() -> None:
         production(cors_origins=["http://app.example.com"])
     assert production(cors_origins=["https://app.example.com", "http://localhost:5173"])
     assert production(rate_limit_exempt=["10.0.0.0/8"])
+
+
+def test_the_password_blocklist_is_on_in_production_only() -> None:
+    """Issue 14, finding 11: production refuses common passwords; development and testing accept the
+    official suites' password123."""
+    assert load_settings(conduit_env="production", secret_key=GOOD_SECRET).password_blocklist is True
+    assert load_settings(conduit_env="development").password_blocklist is False
+    assert load_settings(conduit_env="testing").password_blocklist is False
+
+
+@pytest.mark.parametrize(("value", "expected"), [("false", False), ("0", False), ("true", True), ("1", True)])
+def test_password_blocklist_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: bool
+) -> None:
+    monkeypatch.setenv("PASSWORD_BLOCKLIST", value)
+    assert load_settings(conduit_env="production", secret_key=GOOD_SECRET).password_blocklist is expected
+    assert load_settings(conduit_env="testing").password_blocklist is expected
+
+
+def test_a_malformed_password_blocklist_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSWORD_BLOCKLIST", "sometimes")
+    with pytest.raises(ConfigError, match="PASSWORD_BLOCKLIST"):
+        load_settings(conduit_env="production", secret_key=GOOD_SECRET)

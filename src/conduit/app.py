@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> OpenAPI:
     cors.init_app(app, settings)  # before the rate limits: a preflight is answered, not counted
     rate_limits.init_app(app, settings)
     security.init_app(app, settings)
-    auth.init_app(app)
+    auth.init_app(app, settings)
     app.before_request(check_text_input)
     app.before_request(check_json_body)
     register_error_handlers(app)

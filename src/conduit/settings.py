@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     redis_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
     #: Seconds ``GET /api/tags`` stays cached in Redis (0: not cached); writes invalidate it at once.
     tags_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    #: With Redis: seconds a worker may trust its cached copy of an account's token version instead of
+    #: reading it per request (0: read it every time). A password change evicts it at once in every worker
+    #: (Redis pub/sub); the TTL only bounds a lost eviction.
+    token_cache_seconds: int = Field(default=60, ge=0, le=3600)
     #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (nginx: 1). With 0 the
     #: headers are ignored, so a client that reaches the app directly cannot spoof its address.
     proxy_trusted_hops: int = Field(default=0, ge=0, le=5)
@@ -224,6 +228,11 @@ class Settings(BaseSettings):
     #: Client addresses and networks no limit applies to (monitoring, benchmarks, the conformance suites
     #: on the host itself). Behind nginx this is the real client (PROXY_TRUSTED_HOPS=1).
     rate_limit_exempt: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.0/8", "::1"])
+    #: Refuse a password on the list of common passwords from breaches (users.common_passwords; NIST
+    #: SP 800-63B) at registration, password change, ``conduit create-admin`` and seeding: 422. On in the
+    #: production profile. The official RealWorld suites register with ``password123``, which is on the
+    #: list: run them against a production server with PASSWORD_BLOCKLIST=false.
+    password_blocklist: bool = False
     #: Origins (``https://app.example.com``) whose browsers may call the API; empty: no CORS headers.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Host names the app answers (Flask's TRUSTED_HOSTS; a leading dot allows subdomains); another Host
@@ -463,6 +472,7 @@ class ProductionSettings(Settings):
     conduit_env: Profile = "production"
     secret_key: str = ""
     log_format: Literal["text", "json"] = "json"
+    password_blocklist: bool = True
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> ProductionSettings:

@@ -148,7 +148,7 @@ def test_waits_for_the_database_migrates_and_execs_the_server(
         )
         seen = descendants(process.pid)
         assert "gunicorn" in " ".join(Proc.of(process.pid).cmdline()), "the entrypoint did not exec"
-        user = {"username": "ep", "email": "ep@example.com", "password": "password123"}
+        user = {"username": "ep", "email": "ep@example.com", "password": "a-long-password-1"}
         assert http_request(base_url, "POST", "/api/users", {"user": user}).status == 201
         engine = sa.create_engine(scratch_database)
         try:

@@ -101,7 +101,7 @@ def test_release_then_web_answers(pg_server_url: str, tmp_path: Path) -> None:
                 log=log,
             )
             seen = descendants(web.pid)
-            user = {"username": "heroku", "email": "heroku@example.com", "password": "password123"}
+            user = {"username": "heroku", "email": "heroku@example.com", "password": "a-long-password-1"}
             assert http_request(base_url, "POST", "/api/users", {"user": user}).status == 201
             assert http_request(base_url, "GET", "/api/tags").json() == {"tags": []}
         finally:

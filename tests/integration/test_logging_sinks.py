@@ -244,7 +244,7 @@ def test_gunicorn_json_lines_share_the_request_id(tmp_path: Path, sqlite_url: st
                 log=stderr,
             )
             assert http_request(base, "GET", "/probe", headers={"X-Request-ID": "probe-1"}).status == 200
-            user = {"user": {"username": "jl", "email": "jl@example.com", "password": "password123"}}
+            user = {"user": {"username": "jl", "email": "jl@example.com", "password": "a-long-password-1"}}
             token = http_request(base, "POST", "/api/users", user).json()["user"]["token"]
             me = http_request(base, "GET", "/api/user", headers={"Authorization": f"Token {token}"})
             assert me.status == 200

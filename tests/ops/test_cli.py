@@ -547,3 +547,21 @@ def test_seed_refuses_a_password_registration_would_refuse(runner: CliRunner, ap
 def count_users(application: Flask) -> int:
     with get_db_of(application).engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["seed", "--users", "2", "--articles", "0"],  # the default demo password is password123
+        ["create-admin", "--email", "root@example.com", "--password", "Password123"],
+    ],
+)
+def test_the_cli_refuses_a_common_password_when_the_blocklist_is_on(
+    runner: CliRunner, app: Flask, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Issue 14, finding 11: the CLI makes accounts through the API's rules, the blocklist included."""
+    monkeypatch.setenv("PASSWORD_BLOCKLIST", "true")
+    result = runner.invoke(main, command)
+    assert result.exit_code != 0
+    assert "password is too common; choose another" in result.output
+    assert count_users(app) == 0

@@ -3,6 +3,7 @@ the constraints that live in the database (case-insensitive unique e-mail, casca
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -301,6 +302,35 @@ def test_articles_need_an_existing_author(migrated: sa.Engine) -> None:
         )
 
 
+def insert_named_user(conn: sa.Connection, user_id: int, username: str) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO users (id, username, email, password_hash, created_at, updated_at) "
+            "VALUES (:id, :username, :email, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {"id": user_id, "username": username, "email": f"u{user_id}@x.io"},
+    )
+
+
+def test_0005_backfills_username_skeletons_and_grandfathers_existing_lookalikes(engine: sa.Engine) -> None:
+    """Issue 14, finding 11: accounts made before 0005 get their skeleton; of two that already look alike
+    (Latin "alice", then Cyrillic "\u0430lice"), the older keeps it and the newer gets NULL."""
+    migrate.upgrade(engine, "0003")
+    with engine.begin() as conn:
+        insert_named_user(conn, 1, "alice")
+        insert_named_user(conn, 2, "\u0430lice")
+        insert_named_user(conn, 3, "b\u043eb")  # Cyrillic o
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, username_skeleton FROM users ORDER BY id")).all()
+    assert [tuple(row) for row in rows] == [(1, "alice"), (2, None), (3, "bob")]
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # the index is unique
+        conn.execute(sa.text("UPDATE users SET username_skeleton = 'alice' WHERE id = 3"))
+    migrate.downgrade(engine, "0003")
+    assert "username_skeleton" not in {column["name"] for column in sa.inspect(engine).get_columns("users")}
+    assert scalar(engine, "SELECT count(*) FROM users") == 3
+
+
 # --- the alembic command line ---------------------------------------------------------------------
 
 
@@ -325,3 +355,34 @@ def test_alembic_command_line_reads_the_conduit_settings(fresh_database_url: str
         assert tables(engine) == MODEL_TABLES | {"alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_0004_backfills_the_favourite_counts_and_tag_names(engine: sa.Engine) -> None:
+    migrate.upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, username, email, password_hash, token_version, created_at,"
+                " updated_at) VALUES (1, 'a', 'a@x.io', 'h', 0, :t, :t), (2, 'b', 'b@x.io', 'h', 0, :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO articles (id, slug, title, description, body, author_id, created_at,"
+                " updated_at) VALUES (1, 's1', 't', 'd', 'b', 1, :t, :t), (2, 's2', 't', 'd', 'b', 1, :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        conn.execute(sa.text("INSERT INTO tags (id, name) VALUES (1, 'zeta'), (2, 'alpha'), (3, 'ünï')"))
+        conn.execute(sa.text("INSERT INTO article_tags (article_id, tag_id) VALUES (1, 1), (1, 2), (1, 3)"))
+        conn.execute(
+            sa.text("INSERT INTO favorites (user_id, article_id, created_at) VALUES (1, 1, :t), (2, 1, :t)"),
+            {"t": "2026-01-01 00:00:00"},
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, favorites_count, tag_names FROM articles ORDER BY id")).all()
+    assert [(row[0], row[1]) for row in rows] == [(1, 2), (2, 0)]
+    assert json.loads(rows[0][2]) == ["alpha", "zeta", "ünï"]
+    assert json.loads(rows[1][2]) == []

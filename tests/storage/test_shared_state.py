@@ -30,6 +30,7 @@ def no_redis_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None
         "REDIS_TIMEOUT",
         "REDIS_BACKOFF_SECONDS",
         "TAGS_CACHE_SECONDS",
+        "TOKEN_CACHE_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("CONDUIT_CONFIG_FILE", raising=False)

@@ -168,7 +168,11 @@ def require_tools() -> None:
 
 
 def register(stack: FaultStack, name: str) -> Writer:
-    user = {"username": name, "email": f"{name}@example.com", "password": "password123"}
+    user = {
+        "username": name,
+        "email": f"{name}@example.com",
+        "password": "fault-scenario-pw-16",
+    }  # not on the common list
     answer = http_request(stack.url, "POST", "/api/users", {"user": user})
     assert answer.status == 201, answer.body
     token = answer.json()["user"]["token"]

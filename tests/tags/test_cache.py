@@ -347,7 +347,9 @@ def test_a_silent_redis_is_tried_once_per_backoff(other_app: MakeApp, alice: Acc
     """A Redis that accepts connections and never answers: the first request waits REDIS_TIMEOUT,
     the next ones do not try Redis during the back-off."""
     with silent_server() as server:
-        application = other_app(redis_url=server.url, redis_timeout=0.1, redis_backoff_seconds=300)
+        application = other_app(  # without the token cache, whose subscription is a connection of its own
+            redis_url=server.url, redis_timeout=0.1, redis_backoff_seconds=300, token_cache_seconds=0
+        )
         client = application.test_client()
         create_article(client, alice, tags=["python"])
         for _ in range(10):

@@ -7,12 +7,14 @@ from typing import Any
 
 import jwt
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from conduit.security import passwords
 from tests.support.accounts import Account, register
+from tests.support.databases import get_db_of
 
 BLANK = "can't be blank"
 TAKEN = "has already been taken"
@@ -487,3 +489,92 @@ def test_a_username_that_nfkc_lengthens_past_the_maximum_is_refused(client: Flas
     response = client.post("/api/users", json={"user": user})
     assert response.status_code == 422
     assert response.get_json() == {"errors": {"username": ["is too long (maximum is 64 characters)"]}}
+
+
+# --- look-alike usernames: the confusable skeleton (issue 14, finding 11) ------------------------------
+
+CYRILLIC_ALICE = "\u0430lice"  # Cyrillic small a (U+0430), then Latin "lice"
+
+
+def test_a_cyrillic_lookalike_of_a_taken_username_is_a_conflict(client: FlaskClient, alice: Account) -> None:
+    """NFKC leaves Cyrillic letters alone; the TR39 skeleton of "\u0430lice" is "alice", which is taken."""
+    response = post_user(client, username=CYRILLIC_ALICE, email="lookalike@example.com")
+    assert_errors(response, 409, {"username": [TAKEN]})
+    assert_errors(
+        post_user(client, username="aIice", email="capital-i@example.com"), 409, {"username": [TAKEN]}
+    )
+
+
+def test_the_first_of_two_lookalikes_holds_the_name(client: FlaskClient) -> None:
+    register(client, CYRILLIC_ALICE, email="first@example.com")
+
+    assert_errors(post_user(client, username="alice", email="second@example.com"), 409, {"username": [TAKEN]})
+
+
+def test_a_username_change_to_a_lookalike_of_another_is_a_conflict(
+    client: FlaskClient, alice: Account, bob: Account
+) -> None:
+    assert_errors(put_user(client, bob, username=CYRILLIC_ALICE), 409, {"username": [TAKEN]})
+    assert current_user(client, bob)["username"] == "bob"
+
+
+def test_a_username_change_frees_the_old_lookalikes(client: FlaskClient, alice: Account) -> None:
+    assert put_user(client, alice, username="alicia").status_code == 200
+
+    register(client, CYRILLIC_ALICE, email="cyrillic@example.com")  # "alice" is free again
+    response = post_user(client, username="\u0430licia", email="new-lookalike@example.com")
+    assert_errors(response, 409, {"username": [TAKEN]})  # "alicia" holds its skeleton now
+
+
+def test_an_account_older_than_its_lookalike_check_keeps_editing_its_profile(
+    app: Flask, client: FlaskClient, alice: Account, bob: Account
+) -> None:
+    """Migration 0005 leaves NULL in the skeleton of an account that already looked like an older one;
+    the settings page sends the username with every change, and that must not be a conflict."""
+    with get_db_of(app).engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE users SET username = :name, username_skeleton = NULL WHERE username = 'bob'"),
+            {"name": CYRILLIC_ALICE},
+        )
+    response = put_user(client, bob, username=CYRILLIC_ALICE, bio="still me")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["user"]["bio"] == "still me"
+    assert_errors(put_user(client, bob, username="aIice"), 409, {"username": [TAKEN]})  # no new look-alike
+
+
+# --- common passwords (NIST SP 800-63B; issue 14, finding 11) -------------------------------------------
+
+TOO_COMMON = {"password": ["is too common; choose another"]}
+
+
+@pytest.fixture
+def blocklist(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PASSWORD_BLOCKLIST on, as in the production profile (the testing profile leaves it off)."""
+    monkeypatch.setattr(app.extensions["conduit.settings"], "password_blocklist", True)
+
+
+@pytest.mark.parametrize("password", ["password123", "PASSWORD123", "iloveyou", "qwertyuiop"])
+@pytest.mark.usefixtures("blocklist")
+def test_register_refuses_a_common_password_in_any_case(client: FlaskClient, password: str) -> None:
+    assert_errors(post_user(client, password=password), 422, TOO_COMMON)
+    assert login(client, "carol@example.com", password).status_code == 401  # no account was made
+
+
+@pytest.mark.usefixtures("blocklist")
+def test_register_accepts_a_password_off_the_list(client: FlaskClient) -> None:
+    assert post_user(client, password="correct horse battery staple").status_code == 201
+
+
+@pytest.mark.usefixtures("blocklist")
+def test_update_refuses_a_common_password_and_keeps_the_old_one(client: FlaskClient) -> None:
+    carol = register(client, "carol", password="correct horse battery staple")
+
+    assert_errors(put_user(client, carol, password="Password123", bio="changed"), 422, TOO_COMMON)
+    assert login(client, carol.email, carol.password).status_code == 200
+    assert current_user(client, carol)["bio"] is None  # nothing of the request was applied
+
+
+def test_the_testing_profile_leaves_common_passwords_allowed(app: Flask, client: FlaskClient) -> None:
+    """The official suites register with password123: development and testing accept it."""
+    assert app.extensions["conduit.settings"].password_blocklist is False
+    assert post_user(client, password="password123").status_code == 201

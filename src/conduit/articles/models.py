@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conduit.storage.database import Base, UTCDateTime, utcnow
@@ -24,6 +24,12 @@ class Article(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Kept by the writes that add or remove a favourite, in their transaction (issue 16, migration
+    #: 0004): the page query reads it instead of counting ``favorites``.
+    favorites_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The tag names, sorted, as a JSON array: written with ``article_tags`` by ``set_tags``, returned by
+    #: the page query as is. ``article_tags`` stays the index the filter by tag and the tag list read.
+    tag_names: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class Favorite(Base):

@@ -1,6 +1,7 @@
-"""Article reads. A page of articles is one SELECT: author, tags, favourite count and the viewer's
-``favorited``/``following`` flags are correlated subqueries and ``articlesCount`` an uncorrelated one, so
-the statement count does not depend on the page size.
+"""Article reads. A page of articles is one SELECT: the author is a join, the tags and the favourite count
+are columns of the article row (``tag_names``, ``favorites_count``, kept by the writes), the viewer's
+``favorited``/``following`` flags are correlated subqueries (primary-key lookups) and ``articlesCount`` an
+uncorrelated one, so the statement count does not depend on the page size.
 
 A filter by name (tag, author, favouriting user) is first resolved to an id, all names in one lookup
 through their unique indexes: an unknown name is an empty page at the cost of that lookup, and the page
@@ -13,13 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select, update
 from sqlalchemy.orm import Session
 
 from conduit.articles.models import Article, Favorite
 from conduit.profiles.models import Follow
 from conduit.tags.models import ArticleTag, Tag
-from conduit.tags.queries import parse_tag_list, tag_list_column
+from conduit.tags.queries import parse_tag_list, set_tags, tag_names_json
 from conduit.users.models import User
 from conduit.web.timestamps import iso_utc
 
@@ -83,8 +84,23 @@ def _conditions(used: frozenset[str]) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def set_article_tags(db: Session, article_id: int, names: list[str]) -> None:
+    """The article's tags: ``article_tags`` (the filter's index) and the row's ``tag_names``, together."""
+    set_tags(db, article_id, names)
+    db.execute(update(Article).where(Article.id == article_id).values(tag_names=tag_names_json(names)))
+
+
+def count_favorite(db: Session, article_id: int, change: int) -> None:
+    """Keep ``articles.favorites_count`` in the transaction that added (+1) or removed (-1) a favourite."""
+    if change:
+        db.execute(
+            update(Article)
+            .where(Article.id == article_id)
+            .values(favorites_count=Article.favorites_count + change)
+        )
+
+
 def _view(dialect: str, authenticated: bool, *, with_body: bool) -> Select[Any]:
-    favorites_count = select(func.count()).where(Favorite.article_id == Article.id).scalar_subquery()
     favorited: ColumnElement[bool]
     following: ColumnElement[bool]
     if authenticated:
@@ -103,10 +119,10 @@ def _view(dialect: str, authenticated: bool, *, with_body: bool) -> Select[Any]:
         User.username,
         User.bio,
         User.image,
-        favorites_count.label("favorites_count"),
+        Article.favorites_count,
         favorited.label("favorited"),
         following.label("following"),
-        tag_list_column(dialect, Article.id).label("tag_list"),
+        Article.tag_names.label("tag_list"),
     ]
     if with_body:
         columns.append(Article.body)

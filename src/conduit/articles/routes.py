@@ -17,8 +17,10 @@ from conduit.articles.queries import (
     ArticleFilter,
     article_view,
     article_view_by_slug,
+    count_favorite,
     find_article,
     list_articles,
+    set_article_tags,
 )
 from conduit.articles.schemas import (
     ArticleQuery,
@@ -34,10 +36,9 @@ from conduit.extensions import current_settings
 from conduit.observability import metrics
 from conduit.storage.database import insert_ignoring_duplicates, session, utcnow
 from conduit.tags.cache import invalidate_tags
-from conduit.tags.queries import set_tags
-from conduit.users.auth import auth_optional, auth_required, current_user, optional_user, requires
+from conduit.users.auth import auth_optional, auth_required, current_user, requires, viewer_id
 from conduit.users.models import Permission, User
-from conduit.web.errors import ApiError, forbidden, not_found
+from conduit.web.errors import ApiError, forbidden, not_found, unauthorized
 from conduit.web.http_cache import revalidated
 from conduit.web.openapi import TOKEN, responses
 
@@ -54,11 +55,6 @@ def page_size(limit: int | None) -> int:
     if limit > config.max_page_size:
         raise ApiError(422, {"limit": [f"must be less than or equal to {config.max_page_size}"]})
     return limit
-
-
-def _viewer_id() -> int | None:
-    user = optional_user()
-    return None if user is None else user.id
 
 
 def article_or_404(db: Session, slug: str) -> Article:
@@ -81,7 +77,7 @@ def get_articles(query: ArticleQuery) -> dict[str, Any]:
     """Recent articles, newest first, filtered by tag, author or the user who favourited them."""
     filters = ArticleFilter(tag=query.tag, author=query.author, favorited=query.favorited)
     articles, count = list_articles(
-        session(), _viewer_id(), filters, limit=page_size(query.limit), offset=query.offset
+        session(), viewer_id(), filters, limit=page_size(query.limit), offset=query.offset
     )
     return {"articles": articles, "articlesCount": count}
 
@@ -95,11 +91,13 @@ def get_articles(query: ArticleQuery) -> dict[str, Any]:
 @auth_required
 def get_feed(query: FeedQuery) -> dict[str, Any]:
     """Recent articles by the authors the caller follows."""
-    user = current_user()
+    user_id = viewer_id()
+    if user_id is None:  # not reached: auth_required lets only a valid token through
+        raise unauthorized()
     articles, count = list_articles(
         session(),
-        user.id,
-        ArticleFilter(followed_by=user.id),
+        user_id,
+        ArticleFilter(followed_by=user_id),
         limit=page_size(query.limit),
         offset=query.offset,
     )
@@ -132,7 +130,7 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
             slug = with_suffix(base_slug(data.title))
     else:
         raise ApiError(409, {"slug": ["has already been taken"]})
-    set_tags(db, article.id, data.tag_list)
+    set_article_tags(db, article.id, data.tag_list)
     db.commit()
     metrics.ARTICLES_PUBLISHED.inc()
     if data.tag_list:
@@ -144,11 +142,11 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
 @auth_optional
 def get_article(path: SlugPath) -> Response:
     """One article with its body. Sends an ETag; a matching ``If-None-Match`` gets 304."""
-    viewer_id = _viewer_id()
-    article = article_view_by_slug(session(), viewer_id, path.slug)
+    viewer = viewer_id()
+    article = article_view_by_slug(session(), viewer, path.slug)
     if article is None:
         raise not_found("article")
-    return revalidated({"article": article}, personal=viewer_id is not None)
+    return revalidated({"article": article}, personal=viewer is not None)
 
 
 @bp.put(
@@ -172,7 +170,7 @@ def update_article(path: SlugPath, body: UpdateArticleRequest) -> dict[str, Any]
     if "body" in sent:
         article.body = data.body
     if "tag_list" in sent:
-        set_tags(db, article.id, data.tag_list)
+        set_article_tags(db, article.id, data.tag_list)
     # Strictly later than before, so that clients comparing updatedAt always see the change.
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     db.commit()
@@ -210,7 +208,8 @@ def favorite(path: SlugPath) -> dict[str, Any]:
     user = current_user()
     db = session()
     article = article_or_404(db, path.slug)
-    insert_ignoring_duplicates(db, Favorite, [{"user_id": user.id, "article_id": article.id}])
+    added = insert_ignoring_duplicates(db, Favorite, [{"user_id": user.id, "article_id": article.id}])
+    count_favorite(db, article.id, added)
     db.commit()
     return {"article": article_view(db, user.id, article.id)}
 
@@ -227,6 +226,9 @@ def unfavorite(path: SlugPath) -> dict[str, Any]:
     user = current_user()
     db = session()
     article = article_or_404(db, path.slug)
-    db.execute(delete(Favorite).where(Favorite.user_id == user.id, Favorite.article_id == article.id))
+    result = db.execute(
+        delete(Favorite).where(Favorite.user_id == user.id, Favorite.article_id == article.id)
+    )
+    count_favorite(db, article.id, -int(getattr(result, "rowcount", 0) or 0))
     db.commit()
     return {"article": article_view(db, user.id, article.id)}

@@ -23,7 +23,7 @@ from conduit.comments.schemas import (
 from conduit.extensions import current_settings
 from conduit.observability import metrics
 from conduit.storage.database import session
-from conduit.users.auth import auth_optional, auth_required, current_user, optional_user, requires
+from conduit.users.auth import auth_optional, auth_required, current_user, requires, viewer_id
 from conduit.users.models import Permission
 from conduit.web.errors import ApiError, forbidden, not_found
 from conduit.web.openapi import TOKEN, responses
@@ -46,10 +46,7 @@ def get_comments(path: SlugPath, query: CommentsQuery) -> tuple[dict[str, Any], 
         raise ApiError(422, {"limit": [f"must be less than or equal to {most}"]})
     db = session()
     article = article_or_404(db, path.slug)
-    viewer = optional_user()
-    comments, more = article_comments(
-        db, None if viewer is None else viewer.id, article.id, limit=limit, offset=query.offset
-    )
+    comments, more = article_comments(db, viewer_id(), article.id, limit=limit, offset=query.offset)
     headers = {}
     if more:
         following = url_for("comments.get_comments", slug=path.slug, limit=limit, offset=query.offset + limit)

@@ -19,6 +19,7 @@ from conduit.profiles.models import Follow
 from conduit.security import passwords
 from conduit.storage.database import Database, insert_ignoring_duplicates, utcnow
 from conduit.tags.models import ArticleTag, Tag
+from conduit.tags.queries import tag_names_json
 from conduit.users.models import Role, User
 from conduit.users.service import validated
 
@@ -218,6 +219,7 @@ def _article_batch(
     db: Session, rng: random.Random, user_ids: list[int], tag_ids: dict[str, int], size: int, now: Any
 ) -> dict[str, int]:
     rows = []
+    picks: list[tuple[list[str], list[int]]] = []  # each article's tags and fans
     for _ in range(size):
         title = _sentence(rng, 3, 8)
         created = now - timedelta(
@@ -234,16 +236,20 @@ def _article_batch(
                 "updated_at": created,
             }
         )
-    article_ids = db.scalars(insert(Article).returning(Article.id), rows).all()
+        names = rng.sample(TAGS, k=rng.randint(0, 4))
+        fans = rng.sample(user_ids, k=min(len(user_ids), rng.randint(0, 10)))
+        picks.append((names, fans))
+        rows[-1].update(tag_names=tag_names_json(names), favorites_count=len(fans))
+    article_ids = db.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows).all()
     article_tags = [
         {"article_id": article_id, "tag_id": tag_ids[name]}
-        for article_id in article_ids
-        for name in rng.sample(TAGS, k=rng.randint(0, 4))
+        for article_id, (names, _fans) in zip(article_ids, picks, strict=True)
+        for name in names
     ]
     favorites = {
         (user_id, article_id)
-        for article_id in article_ids
-        for user_id in rng.sample(user_ids, k=min(len(user_ids), rng.randint(0, 10)))
+        for article_id, (_names, fans) in zip(article_ids, picks, strict=True)
+        for user_id in fans
     }
     comments = [
         {

@@ -11,10 +11,10 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).one_or_none()
 
 
-def is_following(session: Session, follower: User | None, followee: User) -> bool:
-    if follower is None or follower.id == followee.id:
+def is_following(session: Session, follower_id: int | None, followee: User) -> bool:
+    if follower_id is None or follower_id == followee.id:
         return False
-    query = select(exists().where(Follow.follower_id == follower.id, Follow.followee_id == followee.id))
+    query = select(exists().where(Follow.follower_id == follower_id, Follow.followee_id == followee.id))
     return bool(session.scalar(query))
 
 

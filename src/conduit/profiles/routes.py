@@ -13,7 +13,7 @@ from conduit.profiles.models import Follow
 from conduit.profiles.queries import find_user, is_following, profile_json
 from conduit.profiles.schemas import ProfileResponse, UsernamePath
 from conduit.storage.database import insert_ignoring_duplicates, session
-from conduit.users.auth import auth_optional, auth_required, current_user, optional_user, requires
+from conduit.users.auth import auth_optional, auth_required, current_user, requires, viewer_id
 from conduit.users.models import Permission, User
 from conduit.web.errors import ApiError, not_found
 from conduit.web.http_cache import revalidated
@@ -39,7 +39,7 @@ def get_profile(path: UsernamePath) -> Response:
     """A user's public profile; ``following`` tells whether the caller follows them. Sends an ETag; a
     matching ``If-None-Match`` gets 304."""
     user = _profile_or_404(path.username)
-    viewer = optional_user()
+    viewer = viewer_id()
     profile = profile_json(user, is_following(session(), viewer, user))
     return revalidated({"profile": profile}, personal=viewer is not None)
 

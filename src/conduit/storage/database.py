@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -229,18 +230,22 @@ def session() -> Session:
     return get_db().session
 
 
-def insert_ignoring_duplicates(db_session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
-    """``INSERT ... ON CONFLICT DO NOTHING``: idempotent writes that cannot race into a 500."""
+def insert_ignoring_duplicates(db_session: Session, model: type[Base], rows: list[dict[str, Any]]) -> int:
+    """``INSERT ... ON CONFLICT DO NOTHING``: idempotent writes that cannot race into a 500. Returns the
+    number of rows inserted."""
     if not rows:
-        return
+        return 0
     dialect = db_session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        db_session.execute(pg_insert(model).values(rows).on_conflict_do_nothing())
+        statement: Any = pg_insert(model).values(rows).on_conflict_do_nothing()
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        db_session.execute(sqlite_insert(model).values(rows).on_conflict_do_nothing())
+        statement = sqlite_insert(model).values(rows).on_conflict_do_nothing()
     else:
         raise NotImplementedError(f"unsupported database dialect {dialect}")
+    # The rows inserted, counted from RETURNING: the driver's rowcount is -1 here with psycopg.
+    key = sa_inspect(model).primary_key[0]
+    return len(db_session.execute(statement.returning(key)).all())

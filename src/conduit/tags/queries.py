@@ -4,24 +4,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from conduit.storage.database import insert_ignoring_duplicates
 from conduit.tags.models import ArticleTag, Tag
-
-
-def tag_list_column(dialect: str, article_id: Any) -> ColumnElement[Any]:
-    """A correlated subquery giving an article's tag names as one JSON array, so that a list of
-    articles needs no query per article and no second query for the tags."""
-    aggregate = func.json_agg(Tag.name) if dialect == "postgresql" else func.json_group_array(Tag.name)
-    return (
-        select(aggregate)
-        .select_from(ArticleTag)
-        .join(Tag, Tag.id == ArticleTag.tag_id)
-        .where(ArticleTag.article_id == article_id)
-        .scalar_subquery()
-    )
 
 
 def parse_tag_list(value: Any) -> list[str]:
@@ -32,8 +19,14 @@ def parse_tag_list(value: Any) -> list[str]:
     return sorted(name for name in names if name is not None)
 
 
+def tag_names_json(names: Sequence[str]) -> str:
+    """What ``articles.tag_names`` holds: the distinct names, sorted, as a JSON array."""
+    return json.dumps(sorted(set(names)), ensure_ascii=False, separators=(",", ":"))
+
+
 def set_tags(db: Session, article_id: int, names: Sequence[str]) -> None:
-    """Make *names* the article's tags, creating the tags that do not exist yet."""
+    """Make *names* the article's tags, creating the tags that do not exist yet (the article's own
+    ``tag_names`` is the caller's: ``conduit.articles.queries.set_article_tags``)."""
     db.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
     if not names:
         return

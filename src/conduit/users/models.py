@@ -6,9 +6,11 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from conduit.storage.database import Base, UTCDateTime, utcnow
+from conduit.users.lookalikes import skeleton
 
 
 class Permission(enum.IntFlag):
@@ -64,11 +66,22 @@ class Role(Base):
         return self.permissions & permission == permission
 
 
+def _skeleton_of_username(context: DefaultExecutionContext) -> str:
+    username: str = context.get_current_parameters()["username"]  # type: ignore[no-untyped-call]
+    return skeleton(username)
+
+
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The username's confusable skeleton (users.lookalikes), unique: ``\u0430lice`` (Cyrillic a, U+0430)
+    #: cannot sit beside ``alice``. Computed on insert, set again on a username change (users.routes);
+    #: NULL only for an account that already looked like an older one when migration 0005 ran.
+    username_skeleton: Mapped[str | None] = mapped_column(
+        Text, unique=True, index=True, default=_skeleton_of_username
+    )
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     bio: Mapped[str | None] = mapped_column(Text)

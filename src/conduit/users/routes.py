@@ -11,11 +11,12 @@ from flask_openapi3.models.tag import Tag
 from conduit.observability import metrics
 from conduit.security import passwords, tokens
 from conduit.storage.database import session
-from conduit.users.auth import auth_required, current_user, revoke_other_tokens
+from conduit.users.auth import auth_required, current_user, revoke_other_tokens, tokens_changed
+from conduit.users.lookalikes import skeleton
 from conduit.users.models import User
 from conduit.users.queries import default_role, find_by_email
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
-from conduit.users.service import commit_account, conflicts, create_account
+from conduit.users.service import commit_account, conflicts, create_account, refuse_common_password
 from conduit.web.errors import ApiError
 from conduit.web.openapi import TOKEN, responses
 
@@ -78,15 +79,21 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     sent = data.model_fields_set
     if not sent:
         raise ApiError(422, {"user": ["must contain at least one of username, email, password, bio, image"]})
+    if "password" in sent:
+        refuse_common_password(data.password)
     db = session()
+    # The name as it is needs no check: the settings page sends it with every change, and an account
+    # that already looked like an older one before migration 0005 must still be able to edit its bio.
+    renamed = "username" in sent and data.username != user.username
     conflicts(
         db,
-        data.username if "username" in sent else None,
+        data.username if renamed else None,
         data.email if "email" in sent else None,
         exclude=user.id,
     )
-    if "username" in sent:
+    if renamed:
         user.username = data.username
+        user.username_skeleton = skeleton(data.username)
     if "email" in sent:
         user.email = data.email
     if "password" in sent:
@@ -97,4 +104,6 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     if "image" in sent:
         user.image = data.image
     commit_account(db, user.username, user.email, exclude=user.id)
+    if "password" in sent:
+        tokens_changed(user.id)
     return user_json(user, g.token)

@@ -17,7 +17,7 @@ nginx, PostgreSQL backends), which other load on the machine disturbs much less 
 1-minute load average before it, and the CPU that processes other than the benchmark's used during it.
 Workers' RSS is read at the end. The defaults (3 rounds of 4 s runs) keep a run near 5.5 minutes.
 
-Results go to stdout and to bench/results/worker-class-<UTC timestamp>.md as a Markdown report;
+Results go to stdout and to bench/studies/results/worker-class-<UTC timestamp>.md as a Markdown report;
 progress goes to stderr. Needs wrk and nginx (Debian packages) and a PostgreSQL server that lets the
 superuser in without a password (trust auth), 127.0.0.1:5432 by default. Every process it starts is
 stopped on the way out, also on errors, Ctrl-C and SIGTERM.
@@ -26,7 +26,6 @@ stopped on the way out, also on errors, Ctrl-C and SIGTERM.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import json
 import logging
@@ -38,41 +37,48 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: the helpers make bench uses
 
-from harness.net import wait_for  # noqa: E402 - the repository's harness, found from ROOT
+from processes import (
+    BIN,
+    CLK_TCK,
+    GUNICORN_CONF,
+    ROOT,
+    STOP_TIMEOUT,
+    BenchError,
+    Nginx,
+    app_environment,
+    children,
+    free_port,
+    http,
+    kill_if_same,
+    load1,
+    postgres_backends,
+    proc_table,
+    rss_mib,
+    run_quiet,
+    start_nginx,
+    wait_for,
+)
 
-BIN = Path(sys.executable).parent
-GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
-RESULTS_DIR = ROOT / "bench" / "results"
-RESERVED_PORTS = {8000, 8001, 8002, 8080}  # make run / make stack
+RESULTS_DIR = ROOT / "bench" / "studies" / "results"
 START_TIMEOUT = 40.0
-STOP_TIMEOUT = 35.0  # above gunicorn's graceful_timeout (30 s)
 SEED_EMAIL = "demo1@demo.example.com"  # conduit seed names its accounts demo<N>@demo.example.com
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ENDPOINTS = {"articles": ("/api/articles?limit=20", True), "tags": ("/api/tags", False)}
 PATHS = ("nginx", "direct")
 
 log = logging.getLogger("bench")
-
-
-class BenchError(Exception):
-    """A reason to stop, said in one line."""
 
 
 # --- configurations and results ---------------------------------------------------------------------
@@ -149,92 +155,6 @@ class Options:
 # --- small helpers ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
-
-
-def http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own loopback URL
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Token {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (OSError, ValueError):
-        return 0, None
-
-
-def run_quiet(
-    command: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> str:
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=False)  # noqa: S603
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise BenchError(f"{what} failed: {lines[-1] if lines else f'exit {result.returncode}'}")
-    return result.stdout
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (state is [0], ppid [1], starttime [19])."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-
-
-def pid_alive(pid: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and bool(fields) and fields[0] != "Z"
-
-
-def children(pid: int) -> dict[int, str]:
-    """The child processes of *pid*, each with its start time (so that a recycled PID is never mistaken
-    for one of them)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields and len(fields) > 19 and fields[1] == str(pid):
-                found[int(entry.name)] = fields[19]
-    return found
-
-
-def kill_if_same(processes: dict[int, str]) -> None:
-    """SIGKILL each process still running with the recorded start time: leftovers of a master that was
-    killed (its children then belong to init)."""
-    for pid, started in processes.items():
-        fields = _stat(pid)
-        if fields and len(fields) > 19 and fields[19] == started and fields[0] != "Z":
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def rss_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def load1() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-# --- CPU accounting: how much of the machine the rest of the world used during a run --------------------
-
-
 def busy_ticks() -> int:
     """CPU ticks spent in processes (user, nice, system) or stolen by the hypervisor (steal). Interrupt
     and softirq time is left out: on loopback it is mostly the benchmark's own network traffic."""
@@ -242,49 +162,6 @@ def busy_ticks() -> int:
         int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
     )
     return user + nice + system + steal
-
-
-@dataclass(frozen=True)
-class Proc:
-    ppid: int
-    ticks: int  # utime + stime
-    reaped: int  # cutime + cstime: the CPU of children it has waited for (gunicorn's restarted workers)
-    comm: str
-
-
-def proc_table() -> dict[int, Proc]:
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, _, rest = (entry / "stat").read_text().rpartition(")")
-            fields = rest.split()
-            table[int(entry.name)] = Proc(
-                ppid=int(fields[1]),
-                ticks=int(fields[11]) + int(fields[12]),
-                reaped=int(fields[13]) + int(fields[14]),
-                comm=head.partition("(")[2],
-            )
-        except (OSError, IndexError, ValueError):
-            continue
-    return table
-
-
-def postgres_backends(database: str, table: dict[int, Proc] | None = None) -> list[int]:
-    """The server processes of our database: postgres puts the database name in their title."""
-    found = []
-    needle = f" {database} ".encode()
-    for pid, proc in (table or proc_table()).items():
-        if proc.comm != "postgres":
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if cmdline.startswith(b"postgres:") and needle in cmdline:
-            found.append(pid)
-    return found
 
 
 #: CPU ticks of the benchmark's processes, by (group, pid); group is a configuration's label or "postgres".
@@ -370,22 +247,6 @@ class Database:
 # --- the servers --------------------------------------------------------------------------------------
 
 
-def app_environment(database_url: str, secret_key: str) -> dict[str, str]:
-    """The caller's environment without anything Conduit or gunicorn would read, plus the bench's."""
-    from conduit.settings import Settings
-
-    owned = {name.upper() for name in Settings.model_fields} | {"CONDUIT_ENV", "CONDUIT_CONFIG_FILE"}
-    owned |= {"HOST", "PORT", "WEB_CONCURRENCY"}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in owned and not k.startswith("GUNICORN_")}
-    env.update(
-        CONDUIT_ENV="production",
-        SECRET_KEY=secret_key,
-        DATABASE_URL=database_url,
-        PROXY_TRUSTED_HOPS="1",  # as behind nginx in the stack; LOG_LEVEL as deployed (info, access lines on)
-    )
-    return env
-
-
 @dataclass
 class Gunicorn:
     config: WorkerConfig
@@ -455,62 +316,6 @@ def start_gunicorn(config: WorkerConfig, env: dict[str, str], workdir: Path) -> 
     return server
 
 
-@dataclass
-class Nginx:
-    pid: int
-    port: int
-    prefix: Path
-    seen: dict[int, str] = field(default_factory=dict)  # every worker seen, with its start time
-
-    def processes(self) -> list[int]:
-        found = children(self.pid)
-        self.seen.update(found)
-        return [self.pid, *found]
-
-    def stop(self) -> None:
-        self.processes()
-        for sig, wait in ((signal.SIGQUIT, 15.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            if not pid_alive(self.pid):
-                break
-            try:
-                os.kill(self.pid, sig)  # QUIT: nginx's graceful shutdown
-            except ProcessLookupError:
-                break
-            wait_for(lambda: not pid_alive(self.pid), wait)
-        kill_if_same(self.seen)
-
-
-def start_nginx(nginx: str, app_port: int, prefix: Path) -> Nginx:
-    from conduit.ops.nginx_config import (
-        STATIC_ROOT,
-        NginxTarget,
-        StandaloneNginx,
-        worker_user_for,
-        write_standalone,
-    )
-
-    port = free_port()
-    site = NginxTarget(
-        upstreams=(f"127.0.0.1:{app_port}",),
-        http_port=port,
-        access_log=str(prefix / "access.log"),
-        error_log=str(prefix / "site-error.log"),
-    )
-    standalone = StandaloneNginx(prefix=prefix, site=site, user=worker_user_for(STATIC_ROOT))
-    conf = write_standalone(standalone)
-    prefix.chmod(0o755)  # workers (www-data when started by root) buffer into prefix/tmp
-    base = [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(standalone.error_log)]
-    run_quiet([*base, "-t", "-q"], "nginx -t")
-    run_quiet(base, "nginx")  # daemonizes; the master's PID is in the pid file
-    if not wait_for(standalone.pid_file.exists, 10):
-        raise BenchError(f"nginx wrote no pid file; see {standalone.error_log}")
-    server = Nginx(int(standalone.pid_file.read_text().split()[0]), port, prefix)
-    if not wait_for(lambda: http("GET", f"http://127.0.0.1:{port}/healthz")[0] == 200, 10):
-        server.stop()
-        raise BenchError(f"nginx does not answer on port {port}; see {standalone.error_log}")
-    return server
-
-
 # --- wrk --------------------------------------------------------------------------------------------
 
 LUA_DONE = """
@@ -528,7 +333,7 @@ end
 def write_lua(workdir: Path, name: str, token: str | None) -> Path:
     script = workdir / f"{name}.lua"
     header = f'wrk.headers["Authorization"] = "Token {token}"\n' if token else ""
-    script.write_text(f"-- written by bench/worker_class.py\n{header}{LUA_DONE}")
+    script.write_text(f"-- written by bench/studies/worker_class.py\n{header}{LUA_DONE}")
     return script
 
 
@@ -796,7 +601,7 @@ def report(bench: Bench, elapsed: float, idle_load: tuple[float, float, float]) 
     lines = [
         "# gunicorn worker class for Conduit: sync against gthread",
         "",
-        f"- When: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `bench/worker_class.py` took "
+        f"- When: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `bench/studies/worker_class.py` took "
         f"{elapsed / 60:.1f} min.",
         f"- Machine: {os.cpu_count()} cores ({cpu_model()}), Linux {platform.release()}; "
         f"Python {v['python']}, gunicorn {v['gunicorn']}, nginx {v['nginx']}, wrk {v['wrk']}.",
@@ -898,7 +703,7 @@ def estimate_seconds(o: Options) -> float:
 
 def parse_args(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
-        prog="bench/worker_class.py",
+        prog="bench/studies/worker_class.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
