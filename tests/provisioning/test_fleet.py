@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -60,13 +61,22 @@ def reachable(fleet: Fleet, source: str, address: str, port: int) -> bool:
     return fleet.hosts.run(source, "python3", "-c", script).returncode == 0
 
 
+def supervisor_running(fleet: Fleet, app: str) -> bool:
+    return "RUNNING" in fleet.hosts.run(app, "supervisorctl", "status", "conduit").stdout
+
+
 def test_the_fleet_is_provisioned_with_both_app_hosts_behind_nginx(fleet: Fleet) -> None:
     site = fleet.hosts.run("lb", "cat", "/etc/nginx/sites-available/conduit").stdout
     for app in ("app1", "app2"):
         assert f"server {fleet.address(app)}:8000 " in site
         assert active(fleet.hosts, app, "supervisor") == {"supervisor": "active"}
-        status = fleet.hosts.run(app, "supervisorctl", "status", "conduit").stdout
-        assert "RUNNING" in status, status
+        # supervisor says STARTING for startsecs (10 s, deploy/supervisor/conduit.conf) after a
+        # (re)start: on a quiet machine the check can come before that has passed.
+        wait_for(
+            partial(supervisor_running, fleet, app),
+            timeout=30,
+            what=f"{app}: `supervisorctl status conduit` says RUNNING",
+        )
     assert active(fleet.hosts, "db", "postgresql", "redis-server") == {
         "postgresql": "active",
         "redis-server": "active",
