@@ -319,7 +319,12 @@ def published_port(container: str, container_port: int) -> int:
 
 
 def _resolve(container: str, name: str) -> subprocess.CompletedProcess[str]:
-    return podman("exec", container, "getent", "hosts", name, check=False, timeout=30)
+    """One ``getent hosts``; a lookup that hangs (aardvark-dns 1.4 drops queries while it reloads, and
+    the resolver then waits out its retries) counts as not resolved yet, so callers look again."""
+    try:
+        return podman("exec", container, "getent", "hosts", name, check=False, timeout=10)
+    except PodmanError as exc:
+        return subprocess.CompletedProcess(["getent", "hosts", name], 2, "", str(exc))
 
 
 def resolve(container: str, name: str) -> str | None:
