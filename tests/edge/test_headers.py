@@ -133,3 +133,33 @@ def test_an_authenticated_cross_origin_call(cors_app: Flask) -> None:
 def test_cors_origins_must_be_exact_origins(origin: str) -> None:
     with pytest.raises(ConfigError, match="CORS_ORIGINS"):
         load_settings(conduit_env="testing", cors_origins=[origin])
+
+
+def test_each_security_header_once_and_a_views_own_value_kept() -> None:
+    from flask import Response
+
+    from conduit.edge import headers
+
+    app = Flask(__name__)
+    headers.init_app(app)
+
+    @app.get("/own")
+    def own() -> Response:
+        response = Response("{}", mimetype="application/json")
+        response.headers["x-frame-options"] = "SAMEORIGIN"
+        response.headers["Content-Security-Policy"] = "default-src 'self'"
+        return response
+
+    @app.get("/plain")
+    def plain() -> Response:
+        return Response("<p>hi</p>", mimetype="text/html")
+
+    client = app.test_client()
+    kept = client.get("/own").headers
+    assert kept.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert kept.getlist("Content-Security-Policy") == ["default-src 'self'"]
+    assert kept.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert kept.getlist("Referrer-Policy") == ["no-referrer"]
+    added = client.get("/plain").headers
+    for name, value in [*headers.HEADERS.items(), ("Content-Security-Policy", UI_POLICY)]:
+        assert added.getlist(name) == [value]

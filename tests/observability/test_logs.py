@@ -140,6 +140,47 @@ def test_request_lines_can_be_turned_off(logging_app: MakeLoggingApp, tmp_path: 
     assert "conduit.request" not in text
 
 
+def test_the_request_line_goes_through_the_loggers_filters_and_level(
+    logging_app: MakeLoggingApp, tmp_path: Path
+) -> None:
+    """The line is a record of ``conduit.request`` like any other: its level, its filters and
+    ``logging.disable`` apply, and its message and fields are the documented ones."""
+    client = logging_app(log_format="json").test_client()
+    request_logger = logging.getLogger(logs.REQUEST_LOGGER)
+    dropped: list[logging.LogRecord] = []
+
+    def drop(record: logging.LogRecord) -> bool:
+        dropped.append(record)
+        return False
+
+    request_logger.addFilter(drop)
+    try:
+        client.get("/log-inside?x=1", headers={"X-Request-ID": "filtered-1"})
+    finally:
+        request_logger.removeFilter(drop)
+    assert [record.getMessage() for record in dropped] == [
+        f'127.0.0.1 "GET /log-inside?x=1 HTTP/1.1" 200 {dropped[0].duration_ms:.1f}ms'
+    ]
+    logging.disable(logging.INFO)
+    try:
+        client.get("/log-inside", headers={"X-Request-ID": "disabled-1"})
+    finally:
+        logging.disable(logging.NOTSET)
+    client.get("/log-inside?y=2", headers={"X-Request-ID": "kept-1"})
+    entries = json_lines(log_file(tmp_path))
+    requests = [e for e in entries if e["logger"] == logs.REQUEST_LOGGER]
+    assert [e["request_id"] for e in requests] == ["kept-1"]
+    (line,) = requests
+    assert line["message"].startswith('127.0.0.1 "GET /log-inside?y=2 HTTP/1.1" 200 ')
+    assert line["message"].endswith("ms")
+    assert {key: line[key] for key in ("method", "path", "status", "client_ip")} == {
+        "method": "GET",
+        "path": "/log-inside",
+        "status": 200,
+        "client_ip": "127.0.0.1",
+    }
+
+
 def test_successful_probes_are_not_logged_unless_asked(logging_app: MakeLoggingApp, tmp_path: Path) -> None:
     client = logging_app().test_client()
     for path in ("/healthz", "/readyz", "/log-inside"):

@@ -177,3 +177,16 @@ def test_metrics_allow_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("METRICS_ALLOW", "10.0.0.0/8,prometheus.internal")
     with pytest.raises(ConfigError, match=r"^METRICS_ALLOW: 'prometheus\.internal' is not an IP address"):
         load_settings(conduit_env="testing")
+
+
+def test_each_status_of_a_route_is_its_own_series_and_every_request_is_timed(client: FlaskClient) -> None:
+    route = {"method": "GET", "endpoint": "/api/profiles/<username>"}
+    missing = {**route, "status": "404"}
+    duration = ("conduit_http_request_duration_seconds_count", route)
+    before_missing = value(client, "conduit_http_requests_total", **missing)
+    before_timed = value(client, duration[0], **duration[1])
+    for name in ("nobody-1", "nobody-2", "nobody-3"):
+        assert client.get(f"/api/profiles/{name}").status_code == 404
+    assert client.get("/api/user").status_code == 401  # another route: counted apart
+    assert value(client, "conduit_http_requests_total", **missing) == before_missing + 3
+    assert value(client, duration[0], **duration[1]) == before_timed + 3

@@ -74,10 +74,21 @@ def policy_for(path: str, mimetype: str | None) -> str:
     return API_POLICY
 
 
+#: Each policy's full set of headers, built once (issue 16: four ``setdefault`` calls scanned the headers
+#: eight times per response).
+_HEADER_SETS = {
+    policy: (*HEADERS.items(), ("Content-Security-Policy", policy))
+    for policy in (UI_POLICY, DOCS_POLICY, API_POLICY)
+}
+_OUR_NAMES = frozenset(name.lower() for name in (*HEADERS, "Content-Security-Policy"))
+
+
 def add_security_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    response.headers.setdefault("Content-Security-Policy", policy_for(request.path, response.mimetype))
+    """Add each security header the response does not already carry (a view may set its own)."""
+    headers = response.headers
+    wanted = _HEADER_SETS[policy_for(request.path, response.mimetype)]
+    already = {name.lower() for name, _ in headers.items()} & _OUR_NAMES
+    headers.extend(wanted if not already else [item for item in wanted if item[0].lower() not in already])
     return response
 
 

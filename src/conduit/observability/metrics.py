@@ -199,12 +199,26 @@ def _start_request() -> None:
     HTTP_IN_FLIGHT.inc()
 
 
+#: The children of the request metrics by their label values, as ``labels()`` returns them (it checks
+#: and converts the values and takes a lock on every call). As bounded as the metrics themselves: route
+#: templates, known methods and statuses.
+_REQUEST_COUNTERS: dict[tuple[str, str, int], Any] = {}
+_REQUEST_DURATIONS: dict[tuple[str, str], Any] = {}
+
+
 def _count_response(response: Response) -> Response:
-    method, endpoint = method_label(), endpoint_label()
-    HTTP_REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
+    method, endpoint, status = method_label(), endpoint_label(), response.status_code
+    counter = _REQUEST_COUNTERS.get((method, endpoint, status))
+    if counter is None:
+        counter = HTTP_REQUESTS.labels(method, endpoint, str(status))
+        _REQUEST_COUNTERS[method, endpoint, status] = counter
+    counter.inc()
     started: float | None = g.get(_START)
     if started is not None:
-        HTTP_DURATION.labels(method, endpoint).observe(time.perf_counter() - started)
+        duration = _REQUEST_DURATIONS.get((method, endpoint))
+        if duration is None:
+            duration = _REQUEST_DURATIONS[method, endpoint] = HTTP_DURATION.labels(method, endpoint)
+        duration.observe(time.perf_counter() - started)
     return response
 
 

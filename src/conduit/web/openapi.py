@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from conduit import __version__
 from conduit.settings import Settings
+from conduit.web import query_params
 from conduit.web.json import OrjsonProvider
 from conduit.web.validation import validation_error_response
 
@@ -49,7 +50,9 @@ API_TAGS = ["Articles", "Comments", "Favorites", "Profile", "Tags", "User and Au
 
 def make_api_app(settings: Settings) -> OpenAPI:
     """The Flask app (flask-openapi3's subclass): request validation errors in the spec's shape, orjson
-    responses, the documentation under /api/docs. Its root is the package, where ``static/`` lives."""
+    responses, the documentation under /api/docs. Its root is the package, where ``static/`` lives.
+    Query strings are validated through :mod:`conduit.web.query_params` (the library's mapping, cheaper)."""
+    query_params.install()
     app = OpenAPI(
         "conduit",
         info=Info(title="Conduit API", version=__version__, description="The RealWorld Conduit API."),

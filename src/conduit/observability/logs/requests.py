@@ -30,31 +30,44 @@ def _quiet_probe(response: Response) -> bool:
     return request.path in PROBE_PATHS and response.status_code < 400
 
 
+#: Where the request line is written from, given to the record as it is: the logging module would walk
+#: the stack to find it on every request (issue 16, bench/overhead.py).
+_CALL_SITE = (__file__, 0, "_finish_request")
+_LINE_FORMAT = '%s "%s %s %s" %s %.1fms'
+
+
 def _finish_request(response: Response) -> Response:
     if "request_id" not in g:  # an earlier before_request hook refused the request before ours ran
         _start_request()
     response.headers[REQUEST_ID_HEADER] = g.request_id
     settings = SETTINGS.find()
     if settings is None or (settings.log_requests and (settings.log_probes or not _quiet_probe(response))):
+        if not request_log.isEnabledFor(logging.INFO):
+            return response
         duration_ms = round((time.perf_counter() - g.request_started) * 1000, 1)
-        full_path = request.full_path.removesuffix("?")
-        protocol = request.environ.get("SERVER_PROTOCOL", "HTTP/1.1")
-        request_log.info(
-            '%s "%s %s %s" %s %.1fms',
-            request.remote_addr,
-            request.method,
-            full_path,
-            protocol,
-            response.status_code,
-            duration_ms,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-                "client_ip": request.remote_addr,
-            },
+        req = request._get_current_object()  # type: ignore[attr-defined]  # the proxy costs on each read
+        method, path, address, status = req.method, req.path, req.remote_addr, response.status_code
+        full_path = req.full_path.removesuffix("?")
+        protocol = req.environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+        fields = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+            "client_ip": address,
+        }
+        # Logger.info without its stack walk: the same record, filters and handlers.
+        record = request_log.makeRecord(
+            request_log.name,
+            logging.INFO,
+            *_CALL_SITE[:2],
+            _LINE_FORMAT,
+            (address, method, full_path, protocol, status, duration_ms),
+            None,
+            _CALL_SITE[2],
+            fields,
         )
+        request_log.handle(record)
     return response
 
 
