@@ -17,10 +17,12 @@ Levers, each switched off in turn inside this process only (monkey patching; the
 * ``rate-limits``: Flask-Limiter's hooks and the login guard (:mod:`conduit.edge.rate_limits`);
 * ``all``: every lever above at once.
 
-Variants take turns within each round, so a change in the machine's other load hits them alike; the
-table gives the median over rounds. Progress goes to stderr, the table to stdout (and ``--output``).
+Variants take turns within each round (a few dozen requests each), so a change in the machine's other
+load hits them alike; the table gives each variant's CPU per request over all its requests and, per
+lever, the median and interquartile range of the round-by-round savings. Progress goes to stderr, the
+table to stdout (and ``--output``).
 
-    .venv/bin/python bench/overhead.py --requests 500 --rounds 5
+    .venv/bin/python bench/overhead.py --requests 50 --rounds 40
 """
 
 from __future__ import annotations
@@ -322,17 +324,28 @@ def measure(driver: Driver, template: dict[str, Any], requests: int) -> float:
 
 
 def table(results: dict[str, dict[str, list[float]]], variants: list[str], endpoints: list[str]) -> str:
-    lines = [
-        "| switched off | " + " | ".join(f"{e}: ms/request | {e}: lever's share" for e in endpoints) + " |",
-        "|---|" + "--:|--:|" * len(endpoints),
-    ]
+    """ms/request of each variant (all its requests), and what switching the lever off saved: the median
+    of the differences with "nothing" round by round (each round measures every variant back to back),
+    with their interquartile range."""
+    header = " | ".join(f"{e}: ms/request | {e}: saved, ms (IQR) | {e}: share" for e in endpoints)
+    lines = [f"| switched off | {header} |", "|---|" + "--:|--:|--:|" * len(endpoints)]
     for variant in variants:
         cells = []
         for endpoint in endpoints:
-            base = statistics.median(results[endpoint]["nothing"])
-            value = statistics.median(results[endpoint][variant])
-            share = "" if variant == "nothing" else f"{(base - value) / base:+.1%} ({base - value:+.3f} ms)"
-            cells += [f"{value:.3f}", share]
+            base = results[endpoint]["nothing"]
+            values = results[endpoint][variant]
+            mean = statistics.fmean(values)
+            if variant == "nothing":
+                cells += [f"{mean:.3f}", "", ""]
+                continue
+            saved = [b - v for b, v in zip(base, values, strict=True)]
+            quartiles = statistics.quantiles(saved, n=4) if len(saved) > 1 else [saved[0], 0, saved[0]]
+            median = statistics.median(saved)
+            cells += [
+                f"{mean:.3f}",
+                f"{median:+.3f} ({quartiles[0]:+.3f}..{quartiles[2]:+.3f})",
+                f"{median / statistics.fmean(base):.1%}",
+            ]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -347,8 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=50, help="conduit seed --users")
     parser.add_argument("--articles", type=int, default=200, help="conduit seed --articles")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--requests", type=int, default=500, help="requests per variant per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--requests", type=int, default=50, help="requests per variant and endpoint per round"
+    )
+    parser.add_argument("--rounds", type=int, default=40, help="rounds; each measures every variant in turn")
     parser.add_argument("--warmup", type=int, default=200, help="requests per endpoint before measuring")
     parser.add_argument("--levers", nargs="*", default=list(LEVERS), choices=LEVERS)
     parser.add_argument("--output", type=Path, help="also write the table (markdown) here")
@@ -392,7 +407,7 @@ def run(args: argparse.Namespace, prefix: str) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and (handler.get_name() or "").startswith("conduit-"):
-            handler.setStream(devnull)
+            handler.setStream(devnull if not os.environ.get("OVERHEAD_SHOW_LOG") else sys.stderr)
     app.add_url_rule(TRIVIAL_PATH, "overhead_trivial", lambda: {"ok": True})
 
     driver = Driver(app)
@@ -425,11 +440,12 @@ def run(args: argparse.Namespace, prefix: str) -> int:
             with switched_off(variants[variant]):
                 for name, template in endpoints.items():
                     results[name][variant].append(measure(driver, template, args.requests))
-        summary = ", ".join(f"{v} {results['list (token)'][v][-1]:.2f}" for v in variants)
-        say(f"round {round_number + 1}/{args.rounds}: list ms/request: {summary}")
+        if (round_number + 1) % max(1, args.rounds // 10) == 0 or round_number + 1 == args.rounds:
+            summary = ", ".join(f"{v} {statistics.fmean(results['list (token)'][v]):.2f}" for v in variants)
+            say(f"round {round_number + 1}/{args.rounds}: list ms/request so far: {summary}")
 
     report = (
-        f"{args.requests} requests x {args.rounds} rounds per variant, median of rounds; "
+        f"{args.requests} requests x {args.rounds} rounds per variant and endpoint, taking turns; "
         f"load average {os.getloadavg()[0]:.1f} at the end\n\n"
         + table(results, list(variants), list(endpoints))
         + "\n"

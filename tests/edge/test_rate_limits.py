@@ -229,3 +229,34 @@ def test_writes_are_limited_per_account_whatever_the_address(build: Any) -> None
         == 201
     )
     assert client_from(application).get(f"/api/articles/{slug}/comments").status_code == 200
+
+
+def test_a_resolved_limit_applies_to_its_requests_only_and_is_parsed_once() -> None:
+    from conduit.edge.rate_limits import ResolvedApplicationLimit, ResolvedLimit
+
+    application = Flask(__name__)
+    login = ResolvedLimit(
+        "5/minute;20/hour",
+        key_function=lambda: "k",
+        exempt_when=lambda: False,
+        methods=["POST"],
+        finalized=True,
+    )
+    api = ResolvedApplicationLimit(
+        "600/minute", key_function=lambda: "k", exempt_when=lambda: False, finalized=True
+    )
+    outside = [str(limit.limit) for limit in login]  # outside a request: everything, as Flask-Limiter's
+    assert outside == ["5 per 1 minute", "20 per 1 hour"]
+    with application.test_request_context("/api/users/login", method="GET"):
+        assert list(login) == []  # a GET: the POST-only limit has nothing to check
+        assert [str(limit.limit) for limit in api] == ["600 per 1 minute"]
+    with application.test_request_context("/api/users/login", method="POST"):
+        first, second = list(login), list(login)
+        assert [str(limit.limit) for limit in first] == ["5 per 1 minute", "20 per 1 hour"]
+        assert all(a is b for a, b in zip(first, second, strict=True))
+    exempt = ResolvedLimit("1/minute", exempt_when=lambda: True, finalized=True)
+    with application.test_request_context("/", method="POST"):
+        assert list(exempt) == []
+    moving = ResolvedLimit(lambda: "1/minute", finalized=True)
+    with pytest.raises(TypeError), application.test_request_context("/", method="POST"):
+        list(moving)

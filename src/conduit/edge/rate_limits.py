@@ -20,10 +20,10 @@ import hashlib
 import ipaddress
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from flask_limiter import ApplicationLimit, Limit, Limiter, RequestLimit
 from limits import parse_many
 from redis.backoff import NoBackoff
@@ -119,6 +119,44 @@ class LoginGuard:
         return response
 
 
+class _Resolved:
+    """A limit that Flask-Limiter expands into its runtime limits once, not on every request, and not at
+    all for a request it does not apply to.
+
+    Flask-Limiter re-parses every limit string and builds, hashes and sorts a runtime limit per item for
+    every request (13 for the limits below), then skips those whose method or ``exempt_when`` excludes
+    the request: 0.3 of its 0.6 ms per API request went there (bench/overhead.py, docs/decisions.md).
+    Here a request the limit does not apply to gets none, and the others get the same objects each
+    time. Only for fixed limit strings: a callable one could change between requests."""
+
+    methods: Any
+    exempt_when: Callable[[], bool] | None
+    limit_provider: Any
+
+    def __iter__(self) -> Iterator[Any]:
+        if has_request_context() and not self._applies():
+            return iter(())
+        resolved = self.__dict__.get("_resolved")
+        if resolved is None:
+            if not isinstance(self.limit_provider, str):
+                raise TypeError("only a fixed limit string can be resolved once")
+            resolved = self.__dict__["_resolved"] = tuple(super().__iter__())  # type: ignore[misc]
+        return iter(resolved)
+
+    def _applies(self) -> bool:
+        if self.methods is not None and request.method.lower() not in self.methods:
+            return False
+        return not (self.exempt_when is not None and self.exempt_when())
+
+
+class ResolvedLimit(_Resolved, Limit):
+    """:class:`flask_limiter.Limit`, resolved once (:class:`_Resolved`)."""
+
+
+class ResolvedApplicationLimit(_Resolved, ApplicationLimit):
+    """:class:`flask_limiter.ApplicationLimit`, resolved once (:class:`_Resolved`)."""
+
+
 def _only(endpoint: str) -> Callable[[], bool]:
     def exempt() -> bool:
         return request.endpoint != endpoint
@@ -183,19 +221,21 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     """Limit *app*'s requests; its ``before_request`` hook runs where this is called."""
 
     def per_endpoint(value: str, key: Callable[[], str], endpoint: str) -> Limit:
-        return Limit(value, key_function=key, exempt_when=_only(endpoint), methods=["POST"], finalized=True)
+        return ResolvedLimit(
+            value, key_function=key, exempt_when=_only(endpoint), methods=["POST"], finalized=True
+        )
 
     uri, options = storage(settings)
     limiter = Limiter(
         client_address,
         application_limits=[
-            ApplicationLimit(
+            ResolvedApplicationLimit(
                 settings.rate_limit_api, exempt_when=_not_api, cost=read_cost(settings), finalized=True
             ),
         ],
         default_limits=[
             per_endpoint(settings.rate_limit_login_ip, client_address, LOGIN_ENDPOINT),
-            Limit(
+            ResolvedLimit(
                 settings.rate_limit_login_account_address,
                 key_function=account_and_address,
                 exempt_when=_only(LOGIN_ENDPOINT),
