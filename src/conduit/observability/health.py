@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from conduit import __version__
 from conduit.extensions import current_settings
 from conduit.storage.database import get_db
+from conduit.storage.revisions import migrations_dir, read_scripts
 from conduit.storage.shared_state import shared_state
 from conduit.web.errors import RETRY_AFTER_SECONDS
 
@@ -58,16 +59,10 @@ def healthz() -> dict[str, Any]:
 
 @functools.cache
 def code_revisions() -> tuple[str | None, frozenset[str]]:
-    """The head revision of the migrations this code carries, and every revision it knows."""
-    # Alembic is imported on the first probe, not with the app. Its plugin registry logs about ten INFO
-    # lines as it loads, which would repeat in every worker.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    from alembic.script import ScriptDirectory
-
-    from conduit.storage.migrations import migrations_dir
-
-    scripts = ScriptDirectory(str(migrations_dir()))
-    return scripts.get_current_head(), frozenset(script.revision for script in scripts.walk_revisions())
+    """The head revision of the migrations this code carries, and every revision it knows: read from the
+    scripts once per process, without Alembic (:mod:`conduit.storage.revisions`)."""
+    scripts = read_scripts(migrations_dir() / "versions")
+    return scripts.head, scripts.known
 
 
 def _schema_problem(database_revisions: list[str]) -> tuple[str, str] | None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-
-def migrations_dir() -> Path:
-    """``migrations/`` of the source tree, or the copy a wheel carries inside the package."""
-    here = Path(__file__).resolve().parents[1]  # the conduit package
-    for candidate in (here.parents[1] / "migrations", here / "migrations"):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise FileNotFoundError("Alembic migrations not found next to the conduit package")
+from conduit.storage.revisions import migrations_dir
 
 
 def alembic_config(engine: Engine) -> Config:
