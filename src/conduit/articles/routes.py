@@ -130,7 +130,7 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
             slug = with_suffix(base_slug(data.title))
     else:
         raise ApiError(409, {"slug": ["has already been taken"]})
-    set_article_tags(db, article.id, data.tag_list)
+    set_article_tags(db, article, data.tag_list)
     db.commit()
     metrics.ARTICLES_PUBLISHED.inc()
     if data.tag_list:
@@ -170,7 +170,7 @@ def update_article(path: SlugPath, body: UpdateArticleRequest) -> dict[str, Any]
     if "body" in sent:
         article.body = data.body
     if "tag_list" in sent:
-        set_article_tags(db, article.id, data.tag_list)
+        set_article_tags(db, article, data.tag_list)
     # Strictly later than before, so that clients comparing updatedAt always see the change.
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     db.commit()
