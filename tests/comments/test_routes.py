@@ -90,6 +90,18 @@ def test_list_is_empty_without_comments(client: FlaskClient, slug: str) -> None:
     assert comments_of(client, slug) == []
 
 
+def test_a_page_past_the_end_is_empty_not_404(client: FlaskClient, bob: Account, slug: str) -> None:
+    """The article's existence and its page come from one statement: no comment row still means 200."""
+    add_comment(client, bob, slug)
+
+    for viewer in (None, bob):
+        response = client.get(
+            f"/api/articles/{slug}/comments?offset=5", headers=viewer.headers if viewer else {}
+        )
+        assert_response(response, 200, {"comments": []})
+        assert "Link" not in response.headers
+
+
 def test_list_has_only_the_articles_comments(
     client: FlaskClient, alice: Account, bob: Account, slug: str
 ) -> None:
@@ -135,6 +147,7 @@ def test_delete_another_users_comment_is_403(
 
 def test_unknown_article_is_404(client: FlaskClient, alice: Account) -> None:
     assert_response(get_comments(client, "nope"), 404, ARTICLE_NOT_FOUND)
+    assert_response(get_comments(client, "nope", alice), 404, ARTICLE_NOT_FOUND)
     assert_response(post_comment(client, alice, "nope"), 404, ARTICLE_NOT_FOUND)
     assert_response(delete_comment(client, alice, "nope", 1), 404, ARTICLE_NOT_FOUND)
 
@@ -213,6 +226,12 @@ def test_comments_come_in_bounded_pages_linked_by_next(
             link = response.headers.get("Link")
             url = None if link is None else re.fullmatch(r'<(.+)>; rel="next"', link).group(1)  # type: ignore[union-attr]
         assert seen == [f"Comment {number}" for number in range(5)]
+        with_token = reader.get(f"/api/articles/{slug}/comments?offset=2", headers=bob.headers)
+        assert bodies(with_token) == ["Comment 2", "Comment 3"]
+        next_page = f"/api/articles/{slug}/comments?limit=2&offset=4"
+        assert with_token.headers["Link"] == f'<{next_page}>; rel="next"'
+        last = reader.get(next_page, headers=bob.headers)
+        assert (bodies(last), "Link" in last.headers) == (["Comment 4"], False)
         assert bodies(reader.get(f"/api/articles/{slug}/comments?limit=1&offset=3")) == ["Comment 3"]
         assert_response(
             reader.get(f"/api/articles/{slug}/comments?limit=3"),
