@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from werkzeug.test import TestResponse
 
 from tests.support.accounts import Account, create_article
 from tests.support.databases import get_db_of, make_app
+
+CountQueries = Callable[[], Any]
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ARTICLE_NOT_FOUND = {"errors": {"article": ["not found"]}}
@@ -240,3 +243,37 @@ def test_comments_come_in_bounded_pages_linked_by_next(
         )
     finally:
         get_db_of(small).dispose()
+
+
+def statements_of(
+    client: FlaskClient, count_queries: CountQueries, url: str, viewer: Account | None, status: int
+) -> int:
+    with count_queries() as statements:
+        response = client.get(url, headers=viewer.headers if viewer else {})
+    assert response.status_code == status, (url, response.get_json())
+    return len(statements)
+
+
+@pytest.mark.parametrize("viewer_name", ["alice", None])
+def test_a_page_is_one_statement_with_the_articles_existence(
+    client: FlaskClient,
+    count_queries: CountQueries,
+    alice: Account,
+    bob: Account,
+    slug: str,
+    viewer_name: str | None,
+) -> None:
+    """The article's lookup and its page are one statement, whether comments follow, the page is past
+    the end or the article is unknown; a token adds only its own check (what a request refused before
+    its view reads anything costs)."""
+    viewer = alice if viewer_name else None
+    for number in range(3):
+        add_comment(client, bob, slug, f"Comment {number}")
+    refused = f"/api/articles/{slug}/comments?limit=abc"
+    token_check = statements_of(client, count_queries, refused, viewer, 422)
+    for url, status in (
+        (f"/api/articles/{slug}/comments", 200),
+        (f"/api/articles/{slug}/comments?limit=2&offset=9", 200),
+        ("/api/articles/nope/comments", 404),
+    ):
+        assert statements_of(client, count_queries, url, viewer, status) == token_check + 1, url
