@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conduit.storage.database import Base
@@ -8,9 +8,13 @@ from conduit.storage.database import Base
 
 class Tag(Base):
     __tablename__ = "tags"
+    #: The most used tags first (``GET /api/tags``), from the index alone.
+    __table_args__ = (Index("ix_tags_articles_count_id", "articles_count", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The tag's ``article_tags`` rows, kept by triggers (migration 0006): never written by the app.
+    articles_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ArticleTag(Base):
