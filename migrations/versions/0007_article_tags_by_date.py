@@ -8,6 +8,10 @@ changes) and the index ``(tag_id, created_at, article_id)`` make the page a rang
 offset entries, whatever the tag's size and whichever plan. The index replaces ``(tag_id, article_id)``,
 whose uses (the count of a combination of filters, the foreign key's cascade) it serves as well.
 
+On PostgreSQL the backfill rewrites every ``article_tags`` row and the index is built without
+CONCURRENTLY, so writes to ``article_tags`` wait until the migration commits: 72 s for 1,994,610 rows (1M
+articles) on the 2-core machine under other load.
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-06 03:40:00
