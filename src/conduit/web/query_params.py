@@ -44,10 +44,9 @@ def field_plan(model: type[BaseModel]) -> tuple[QueryField, ...]:
     for name, info in model.model_fields.items():
         schema = properties.get(info.alias or name) or {}
         many = schema.get("type") == "array" or any(m.get("type") == "array" for m in schema.get("anyOf", []))
+        names = (name,)
         if info.alias:
             names = (info.alias, name) if by_name else (info.alias,)
-        else:
-            names = (name,)
         plan.append(QueryField(info.alias or name, names, many, schema.get("type") == "null"))
     return tuple(plan)
 
