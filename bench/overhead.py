@@ -63,6 +63,12 @@ def say(message: str) -> None:
 # --------------------------------------------------------------------------------------------- setup
 
 
+def use_server(url: str) -> None:
+    """The PostgreSQL server of the whole run (URL without a database)."""
+    global POSTGRES
+    POSTGRES = url.rstrip("/")
+
+
 def admin_sql(statement: Any) -> None:
     import psycopg
 
@@ -354,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--postgres", default=POSTGRES, help="the PostgreSQL server (URL without a database)")
     parser.add_argument("--database", default="conduit_overhead", help="PostgreSQL database of this study")
     parser.add_argument("--reuse-database", action="store_true", help="use it as it is (already seeded)")
     parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
@@ -368,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levers", nargs="*", default=list(LEVERS), choices=LEVERS)
     parser.add_argument("--output", type=Path, help="also write the table (markdown) here")
     args = parser.parse_args(argv)
+    use_server(args.postgres)
 
     prefix = f"overhead-{os.getpid()}:"
     metrics_tmp = tempfile.mkdtemp(prefix="conduit-overhead-metrics-")
