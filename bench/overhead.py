@@ -222,10 +222,10 @@ def _module_of(function: Any) -> str:
 
 
 class _Silent:
-    def inc(self, amount: float = 1) -> None:
+    def inc(self, *_: float) -> None:
         pass
 
-    def dec(self, amount: float = 1) -> None:
+    def dec(self, *_: float) -> None:
         pass
 
 

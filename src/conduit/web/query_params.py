@@ -44,7 +44,7 @@ def field_plan(model: type[BaseModel]) -> tuple[QueryField, ...]:
     for name, info in model.model_fields.items():
         schema = properties.get(info.alias or name) or {}
         many = schema.get("type") == "array" or any(m.get("type") == "array" for m in schema.get("anyOf", []))
-        names = (name,)
+        names: tuple[str, ...] = (name,)
         if info.alias:
             names = (info.alias, name) if by_name else (info.alias,)
         plan.append(QueryField(info.alias or name, names, many, schema.get("type") == "null"))
@@ -85,4 +85,4 @@ def install() -> None:
 
     if not callable(getattr(openapi_request, "_validate_query", None)):
         raise RuntimeError("flask_openapi3.request._validate_query is gone: review conduit.web.query_params")
-    openapi_request._validate_query = validate_query  # type: ignore[attr-defined]
+    openapi_request._validate_query = validate_query
