@@ -1,5 +1,8 @@
 """`make bench`: Conduit's endpoints against a Flask hello-world and a bare WSGI callable, in one run, on
-one server configuration (deploy/gunicorn.conf.py, CONDUIT_ENV=production), direct and through nginx.
+one server configuration (CONDUIT_ENV=production), direct and through nginx. --server picks the app server
+for all of them: gunicorn with deploy/gunicorn.conf.py (the default, as deployed), granian (WSGI, blocking
+threads), or uWSGI with deploy/uwsgi/conduit.ini (nginx over the uwsgi protocol on a unix socket, the
+direct path over an HTTP 1.1 socket); each with --workers processes x 2 threads.
 
 1. The PostgreSQL database BENCH_DATABASE (conduit_bench) is made afresh (never `postgres` or `test`),
    migrated with `conduit deploy` and filled by `conduit seed` (BENCH_SCALE 1 = 1,000 users and 10,000
@@ -42,7 +45,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_servers import CONDUIT_APP, AppServer, CpuMeter, ServerSpec, start_server, stop_all
+from bench_servers import (
+    CONDUIT_APP,
+    SERVER_KINDS,
+    AppServer,
+    CpuMeter,
+    ServerSpec,
+    start_server,
+    stop_all,
+)
 from bench_sql import Probe, count_statements
 from processes import BIN, ROOT, BenchError, app_environment, http, load1, run_quiet
 
@@ -481,6 +492,7 @@ def run_bench(o: Options) -> Results:
                 ServerSpec("hello", "baselines:flask_app", o.workers, kind=o.server),
                 ServerSpec("wsgi", "baselines:wsgi_app", o.workers, kind=o.server),
             ]
+        # No recycling in a soak: gunicorn.conf.py reads this; uWSGI gets it as --max-requests.
         server_env = {**env, "GUNICORN_MAX_REQUESTS": "0"} if o.soak else env
         for spec in specs:
             servers[spec.name] = start_server(spec, server_env, workdir, with_nginx="nginx" in o.paths)
@@ -594,9 +606,9 @@ def parse_args(argv: list[str] | None) -> Options:
     add("--no-save", action="store_true", help="print the Markdown report only")
     add(
         "--server",
-        choices=("gunicorn", "granian"),
+        choices=SERVER_KINDS,
         default=env_default("BENCH_SERVER", "gunicorn"),
-        help="app server for every configuration (BENCH_SERVER, gunicorn)",
+        help="app server for every configuration: " + ", ".join(SERVER_KINDS) + " (BENCH_SERVER, gunicorn)",
     )
     add(
         "--workers",
