@@ -184,17 +184,26 @@ def _redis(o: Any) -> str:
     return "Redis (token cache, tags cache)" if url else "no Redis"
 
 
+def recycling(o: Any) -> str:
+    """When the workers are replaced (--max-requests)."""
+    limit = getattr(o, "max_requests", None)
+    if o.server == "granian" or limit == 0:
+        return "no worker recycling"
+    if limit is None:
+        return "max-requests 2000 + 50 per worker" if o.server == "uwsgi" else "max_requests 2000 +- 200"
+    return f"workers recycled after {limit} requests"
+
+
 def server_setup(o: Any) -> str:
     """How --server ran the app servers, in words."""
     if o.server == "granian":
-        return f"granian (WSGI interface, {o.workers} workers x 2 blocking threads, no worker recycling)"
+        return f"granian (WSGI interface, {o.workers} workers x 2 blocking threads, {recycling(o)})"
     if o.server == "uwsgi":
         return (
-            f"uWSGI with deploy/uwsgi/conduit.ini as deployed ({o.workers} processes x 2 threads, the app "
-            "loaded in the master, max-requests 2000; the direct path over an HTTP 1.1 socket with "
-            "keep-alive)"
+            f"uWSGI with deploy/uwsgi/conduit.ini ({o.workers} processes x 2 threads, the app loaded in the "
+            f"master, {recycling(o)}; the direct path over an HTTP 1.1 socket with keep-alive)"
         )
-    return f"gunicorn with deploy/gunicorn.conf.py as deployed (gthread, {o.workers} workers x 2 threads)"
+    return f"gunicorn with deploy/gunicorn.conf.py (gthread, {o.workers} workers x 2 threads, {recycling(o)})"
 
 
 def nginx_setup(o: Any) -> str:
