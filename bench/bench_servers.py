@@ -40,7 +40,7 @@ SERVER_KINDS = ("gunicorn", "granian", "uwsgi")
 #: What each server's log says once per worker it starts (the first ones and every restart).
 WORKER_BOOTED = {
     "gunicorn": "Booting worker with pid",
-    "granian": "Booting worker with pid",
+    "granian": "Spawning worker-",  # "[INFO] Spawning worker-1 with PID: ..."
     "uwsgi": "spawned uWSGI worker",  # "spawned uWSGI worker 1 (pid: ...)", "Respawned uWSGI worker 1 ..."
 }
 

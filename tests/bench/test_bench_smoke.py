@@ -171,6 +171,6 @@ def test_uwsgi_serves_every_endpoint_through_both_paths_and_its_cpu_is_counted(
         assert len(data["memory"][name]["rss_mib"]) == 1
         assert len(data["memory"][name]["private"]) == 1
     report = only(uwsgi_run[0], "*Z.md").read_text()
-    assert "uWSGI with deploy/uwsgi/conduit.ini" in report
+    assert "uWSGI with deploy/uwsgi/conduit.ini (1 processes x 2 threads" in report
     assert "uwsgi_pass" in report
     assert "## Scaling" not in report
