@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conduit.storage.database import Base, UTCDateTime, utcnow
@@ -40,3 +40,13 @@ class Favorite(Base):
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RowCount(Base):
+    """Maintained counts: ``articles`` is the number of articles (``articlesCount`` of the unfiltered
+    list). Kept by triggers (migration 0006), never written by the app; a missing row counts as 0."""
+
+    __tablename__ = "row_counts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

@@ -3,10 +3,12 @@ are columns of the article row (``tag_names``, ``favorites_count``, kept by the 
 ``favorited``/``following`` flags are correlated subqueries (primary-key lookups) and ``articlesCount`` an
 uncorrelated one, so the statement count does not depend on the page size.
 
-A filter by name (tag, author, favouriting user) is first resolved to an id, all names in one lookup
-through their unique indexes: an unknown name is an empty page at the cost of that lookup, and the page
-query then filters by id through an index (``article_tags(tag_id, ...)``, ``favorites(user_id, ...)``,
-``articles(author_id, ...)``) instead of a semi-join that PostgreSQL may run over every article."""
+A filter by name (tag, author, favouriting user) is an uncorrelated scalar subquery on its unique index
+(PostgreSQL runs it once, as an InitPlan), so the page query filters by id through an index
+(``article_tags(tag_id, ...)``, ``favorites(user_id, ...)``, ``articles(author_id, ...)``) in the same
+round trip; an unknown name is NULL, which matches nothing. ``articlesCount`` reads the counts the
+triggers of migration 0006 keep (``row_counts``, ``tags.articles_count``) where one filter or none is used,
+and counts index entries otherwise."""
 
 from __future__ import annotations
 
@@ -14,10 +16,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    false,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from conduit.articles.models import Article, Favorite
+from conduit.articles.models import Article, Favorite, RowCount
 from conduit.profiles.models import Follow
 from conduit.tags.models import ArticleTag, Tag
 from conduit.tags.queries import parse_tag_list, set_tags, tag_names_json
@@ -33,50 +47,35 @@ class ArticleFilter:
     #: Only articles by authors this user id follows (the feed).
     followed_by: int | None = None
 
-    def names(self) -> dict[str, str]:
-        """The filters by name in use: each becomes the bound parameter ``<name>_id`` once resolved."""
+    def parameters(self) -> dict[str, str | int]:
+        """The filters in use, each the bound parameter of the same name."""
         named = {"tag": self.tag, "author": self.author, "favorited": self.favorited}
-        return {key: value for key, value in named.items() if value is not None}
+        used: dict[str, str | int] = {key: value for key, value in named.items() if value is not None}
+        if self.followed_by is not None:
+            used["followed_by"] = self.followed_by
+        return used
 
 
-def _lookup(key: str) -> ColumnElement[Any]:
+def _id_of(key: str) -> ColumnElement[Any]:
     """The id a filter's name stands for (NULL when unknown), by a unique index."""
     if key == "tag":
         return select(Tag.id).where(Tag.name == bindparam(key)).scalar_subquery()
     return select(User.id).where(User.username == bindparam(key)).scalar_subquery()
 
 
-@lru_cache(maxsize=16)
-def _resolve_statement(used: frozenset[str]) -> Select[Any]:
-    return select(*(_lookup(key).label(key) for key in sorted(used)))
-
-
-def resolve_filters(db: Session, filters: ArticleFilter) -> dict[str, int] | None:
-    """The page query's filter parameters by id; None when a name is unknown (the page is empty). One
-    statement whatever the number of names, none without."""
-    names = filters.names()
-    parameters: dict[str, int] = {}
-    if names:
-        row = db.execute(_resolve_statement(frozenset(names)), names).one()
-        for key in names:
-            value = getattr(row, key)
-            if value is None:
-                return None
-            parameters[f"{key}_id"] = int(value)
-    if filters.followed_by is not None:
-        parameters["followed_by"] = filters.followed_by
-    return parameters
-
-
 def _conditions(used: frozenset[str]) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if "tag_id" in used:
-        tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id == bindparam("tag_id"))
+    # Each name must be known: a condition without a column, which PostgreSQL checks once, before it
+    # reads any row (a One-Time Filter), so an unknown name reads no article at all.
+    conditions: list[ColumnElement[bool]] = [
+        _id_of(key).is_not(None) for key in sorted(used) if key in ("tag", "author", "favorited")
+    ]
+    if "tag" in used:
+        tagged = select(ArticleTag.article_id).where(ArticleTag.tag_id == _id_of("tag"))
         conditions.append(Article.id.in_(tagged))
-    if "author_id" in used:
-        conditions.append(Article.author_id == bindparam("author_id"))
-    if "favorited_id" in used:
-        liked = select(Favorite.article_id).where(Favorite.user_id == bindparam("favorited_id"))
+    if "author" in used:
+        conditions.append(Article.author_id == _id_of("author"))
+    if "favorited" in used:
+        liked = select(Favorite.article_id).where(Favorite.user_id == _id_of("favorited"))
         conditions.append(Article.id.in_(liked))
     if "followed_by" in used:
         followed = select(Follow.followee_id).where(Follow.follower_id == bindparam("followed_by"))
@@ -84,10 +83,10 @@ def _conditions(used: frozenset[str]) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def set_article_tags(db: Session, article_id: int, names: list[str]) -> None:
+def set_article_tags(db: Session, article: Article, names: list[str]) -> None:
     """The article's tags: ``article_tags`` (the filter's index) and the row's ``tag_names``, together."""
-    set_tags(db, article_id, names)
-    db.execute(update(Article).where(Article.id == article_id).values(tag_names=tag_names_json(names)))
+    set_tags(db, article.id, article.created_at, names)
+    db.execute(update(Article).where(Article.id == article.id).values(tag_names=tag_names_json(names)))
 
 
 def count_favorite(db: Session, article_id: int, change: int) -> None:
@@ -130,40 +129,54 @@ def _view(dialect: str, authenticated: bool, *, with_body: bool) -> Select[Any]:
 
 
 def _count_statement(used: frozenset[str], conditions: list[ColumnElement[bool]]) -> Select[Any]:
-    """``articlesCount``. A filter by tag or by favouriting user alone counts its link rows, an index-only
-    scan that does not touch ``articles`` (each link row names an existing article: foreign keys)."""
-    if used == {"tag_id"}:
-        return select(func.count()).select_from(ArticleTag).where(ArticleTag.tag_id == bindparam("tag_id"))
-    if used == {"favorited_id"}:
-        return select(func.count()).select_from(Favorite).where(Favorite.user_id == bindparam("favorited_id"))
+    """``articlesCount``. No filter, or a tag alone: the maintained counts (migration 0006), one row. A
+    favouriting user alone: that user's ``favorites`` rows, an index-only scan that does not touch
+    ``articles`` (each names an existing article: foreign keys). Otherwise the matching articles, through
+    the filter's index."""
+    if not used:
+        total = select(RowCount.value).where(RowCount.name == "articles").scalar_subquery()
+        return select(func.coalesce(total, 0))
+    if used == {"tag"}:
+        return select(Tag.articles_count).where(Tag.name == bindparam("tag"))
+    if used == {"favorited"}:
+        return select(func.count()).select_from(Favorite).where(Favorite.user_id == _id_of("favorited"))
     return select(func.count()).select_from(Article).where(*conditions)
 
 
 @lru_cache(maxsize=128)
-def _list_statements(
-    dialect: str, authenticated: bool, used: frozenset[str]
-) -> tuple[Select[Any], Select[Any]]:
-    """The page statement and the count statement for one combination of filters, built once per process:
-    building a statement this size took about a sixth of a list request's CPU. Values are bound
-    parameters (``viewer_id``, ``limit``, ``offset`` and one per filter)."""
+def _list_statement(dialect: str, authenticated: bool, used: frozenset[str]) -> Select[Any]:
+    """The statement of one combination of filters, built once per process: building a statement this
+    size took about a sixth of a list request's CPU. Values are bound parameters (``viewer_id``,
+    ``limit``, ``offset`` and one per filter).
+
+    The count is a one-row subquery that the page is outer-joined to, so even a page past the end (no
+    article) is one round trip: a single row with the count and NULLs."""
     conditions = _conditions(used)
-    newest_first = (Article.created_at.desc(), Article.id.desc())
-    count = _count_statement(used, conditions)
-    page = (
-        select(Article.id)
-        .where(*conditions)
-        .order_by(*newest_first)
-        .limit(bindparam("limit", type_=Integer))
+    ids: Select[Any]
+    if used == {"tag"}:
+        # The tag's rows of article_tags newest first: a range of one index (migration 0007).
+        ids = (
+            select(ArticleTag.article_id.label("id"))
+            .where(_id_of("tag").is_not(None), ArticleTag.tag_id == _id_of("tag"))
+            .order_by(ArticleTag.created_at.desc(), ArticleTag.article_id.desc())
+        )
+    else:
+        ids = select(Article.id).where(*conditions).order_by(Article.created_at.desc(), Article.id.desc())
+    page_ids = (
+        ids.limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
-        .subquery()
+        .subquery("page_ids")
     )
-    query = (
-        _view(dialect, authenticated, with_body=False)
-        .add_columns(count.correlate(None).scalar_subquery().label("total"))
-        .join(page, page.c.id == Article.id)
-        .order_by(*newest_first)
+    page = _view(dialect, authenticated, with_body=False).join(page_ids, page_ids.c.id == Article.id)
+    rows = page.subquery("page")
+    count = _count_statement(used, conditions).scalar_subquery().label("total")
+    total = select(count).subquery("counted")
+    return (
+        select(total.c.total, *rows.c)
+        .select_from(total)
+        .outerjoin(rows, true())
+        .order_by(rows.c.created_at.desc(), rows.c.id.desc())
     )
-    return query, count
 
 
 @lru_cache(maxsize=16)
@@ -202,16 +215,12 @@ def list_articles(
     """One page, newest first, and the number of articles that match the filters, in one statement.
     The page's ids are chosen first from the index alone, so the per-article subqueries run for the page
     only, not for every row an ``offset`` skips; the count is an uncorrelated scalar subquery (evaluated
-    once). Only a page past the end needs a statement of its own to learn the count. A filter that names
-    an unknown tag or user costs its lookup only."""
-    parameters = resolve_filters(db, filters)
-    if parameters is None:
-        return [], 0
-    query, count = _list_statements(_dialect(db), viewer_id is not None, frozenset(parameters))
+    once), so a page past the end is the same one statement."""
+    parameters = filters.parameters()
+    query = _list_statement(_dialect(db), viewer_id is not None, frozenset(parameters))
     rows = db.execute(query, {**parameters, "viewer_id": viewer_id, "limit": limit, "offset": offset}).all()
-    if rows:
-        return [article_json(row, with_body=False) for row in rows], int(rows[0].total)
-    return [], (db.scalar(count, parameters) or 0) if offset else 0
+    articles = [article_json(row, with_body=False) for row in rows if row.id is not None]
+    return articles, int(rows[0].total or 0)
 
 
 def find_article(db: Session, slug: str) -> Article | None:

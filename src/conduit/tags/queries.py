@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from conduit.storage.database import insert_ignoring_duplicates
@@ -24,28 +25,29 @@ def tag_names_json(names: Sequence[str]) -> str:
     return json.dumps(sorted(set(names)), ensure_ascii=False, separators=(",", ":"))
 
 
-def set_tags(db: Session, article_id: int, names: Sequence[str]) -> None:
+def set_tags(db: Session, article_id: int, created_at: datetime, names: Sequence[str]) -> None:
     """Make *names* the article's tags, creating the tags that do not exist yet (the article's own
-    ``tag_names`` is the caller's: ``conduit.articles.queries.set_article_tags``)."""
+    ``tag_names`` is the caller's: ``conduit.articles.queries.set_article_tags``). *created_at* is the
+    article's, copied onto each row for the index of a tag's articles by date."""
     db.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
     if not names:
         return
     insert_ignoring_duplicates(db, Tag, [{"name": name} for name in names])
     tag_ids = db.scalars(select(Tag.id).where(Tag.name.in_(names))).all()
-    db.execute(insert(ArticleTag), [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids])
+    rows = [{"article_id": article_id, "tag_id": tag_id, "created_at": created_at} for tag_id in tag_ids]
+    db.execute(insert(ArticleTag), rows)
 
 
 def used_tags(db: Session, most: int) -> list[str]:
     """The *most* tags that the most articles carry (the newest tag first among equals, so that a tag
-    just used shows while fewer than *most* tags are used twice), in alphabetical order. Counted from
-    the ``article_tags(tag_id, article_id)`` index alone."""
-    uses = func.count().label("uses")
+    just used shows while fewer than *most* tags are used twice), in alphabetical order. Read from the
+    maintained ``tags.articles_count`` through its index: *most* index entries, whatever the number of
+    articles."""
     top = (
-        select(ArticleTag.tag_id, uses)
-        .group_by(ArticleTag.tag_id)
-        .order_by(uses.desc(), ArticleTag.tag_id.desc())
+        select(Tag.name)
+        .where(Tag.articles_count > 0)
+        .order_by(Tag.articles_count.desc(), Tag.id.desc())
         .limit(most)
         .subquery()
     )
-    query = select(Tag.name).join(top, top.c.tag_id == Tag.id).order_by(Tag.name)
-    return list(db.scalars(query))
+    return list(db.scalars(select(top.c.name).order_by(top.c.name)))
