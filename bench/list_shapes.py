@@ -39,7 +39,7 @@ def backend_cpu(pids: list[int]) -> float:
 
 
 class Target:
-    def __init__(self, database: str, redis_url: str | None) -> None:
+    def __init__(self, database: str, redis_url: str | None, list_cache_seconds: int) -> None:
         from sqlalchemy import create_engine, text
 
         from conduit.app import create_app
@@ -55,6 +55,7 @@ class Target:
             metrics_enabled=False,
             redis_url=redis_url,
             redis_key_prefix=f"bench-list-shapes-{database}:",
+            list_cache_seconds=list_cache_seconds,
         )
         self.database = DATABASE.get(self.app)
         self.client = self.app.test_client()
@@ -120,8 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--redis-url")
+    parser.add_argument(
+        "--list-cache-seconds",
+        type=int,
+        default=0,
+        help="LIST_CACHE_SECONDS with --redis-url: the anonymous first page from Redis (default 0: the"
+        " database, whose cost per shape is what this compares)",
+    )
     args = parser.parse_args(argv)
-    targets = [Target(name, args.redis_url) for name in args.database]
+    targets = [Target(name, args.redis_url, args.list_cache_seconds) for name in args.database]
     results: dict[str, list[Any]] = {}
     for shape_index in range(len(targets[0].shapes())):
         for target in targets:

@@ -7,8 +7,10 @@ articles, 100,000 users, 5,000,000 favourites, 10,000 tags (and 10 follows per u
 
 The database is created (it must not exist yet) and migrated first; its rows are written with their ids,
 and the denormalised columns (``favorites_count``, ``tag_names``) are computed while generating, so no
-UPDATE pass is needed. Demo account N is ``demo<N>@demo.example.com`` with password ``password123`` (one
-argon2 hash shared by every account), what bench/explain.py and bench/round_trips.py log in with.
+UPDATE pass is needed; the counts of migration 0006 (``row_counts``, ``tags.articles_count``) are kept by
+its statement triggers, one UPDATE per COPY. Demo account N is ``demo<N>@demo.example.com`` with
+password ``password123`` (one argon2 hash shared by every account), what bench/explain.py and
+bench/round_trips.py log in with.
 Favourites follow a skewed popularity (a few articles have many) and each user's are distinct; the
 generator is seeded, so the same arguments give the same data.
 """
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             progress = Progress("articles", args.articles)
             start_time = now - timedelta(days=3 * 365)
             span = 3 * 365 * 24 * 3600
-            article_tags: list[tuple[int, int]] = []
+            article_tags: list[tuple[int, int, datetime]] = []
             with cur.copy(
                 "COPY articles (id, slug, title, description, body, author_id, created_at, updated_at,"
                 " favorites_count, tag_names) FROM STDIN"
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                     created = start_time + timedelta(seconds=span * n / args.articles, microseconds=n % 997)
                     tag_ids = {1 + int(args.tags * rng.random() ** 3) for _ in range(rng.randint(0, 4))}
                     names = sorted(f"{WORDS[t % len(WORDS)]}{t}" for t in tag_ids)
-                    article_tags.extend((n, t) for t in tag_ids)
+                    article_tags.extend((n, t, created) for t in tag_ids)
                     copy.write_row(
                         (
                             n,
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             progress.step(args.articles % 50_000)
 
             progress = Progress("article tags", len(article_tags))
-            with cur.copy("COPY article_tags (article_id, tag_id) FROM STDIN") as copy:
+            with cur.copy("COPY article_tags (article_id, tag_id, created_at) FROM STDIN") as copy:
                 for row in article_tags:
                     copy.write_row(row)
             progress.step(len(article_tags))

@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         "list by tag, token": ("/api/articles?tag=python&limit=20", token),
         "feed": ("/api/articles/feed?limit=20", token),
         "article, token": (f"/api/articles/{slug}", token),
+        "comments, anonymous": (f"/api/articles/{slug}/comments", {}),
         "comments, token": (f"/api/articles/{slug}/comments", token),
+        "profile, anonymous": ("/api/profiles/demo2", {}),
         "profile, token": ("/api/profiles/demo2", token),
         "current user": ("/api/user", token),
     }

@@ -88,7 +88,12 @@ def post_worker_init(worker: object) -> None:
     (docs/reliability.md, rolling restart). Here the worker accepts what already waits (and answers it
     with "Connection: close"), then closes its sockets: once all have, a new connection is refused, and
     nginx sends the request, POST included, to the other server. On a HUP the master and the new workers
-    keep the socket open, so nothing is refused."""
+    keep the socket open, so nothing is refused.
+
+    One instant is left that no hook here can close: a connection the kernel completes after the last
+    worker found the queue empty and before it closes the socket (microseconds, unless the worker is
+    preempted right there) is accepted by nobody, and the kernel resets it as the socket closes. nginx
+    retries it if it is a GET; a POST gets a 502 (docs/reliability.md, rolling restart)."""
     import select
 
     stop_accepting = getattr(worker, "set_accept_enabled", None)  # gthread only

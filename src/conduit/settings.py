@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     redis_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
     #: Seconds ``GET /api/tags`` stays cached in Redis (0: not cached); writes invalidate it at once.
     tags_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    #: Seconds the anonymous first page of ``GET /api/articles`` (unfiltered, or by one tag) stays cached
+    #: in Redis (0: not cached); every write that changes what such a page shows invalidates them all.
+    list_cache_seconds: int = Field(default=60, ge=0, le=3600)
     #: With Redis: seconds a worker may trust its cached copy of an account's token version instead of
     #: reading it per request (0: read it every time). A password change evicts it at once in every worker
     #: (Redis pub/sub); the TTL only bounds a lost eviction.

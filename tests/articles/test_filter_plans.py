@@ -29,7 +29,12 @@ SEED = [
                now() - g * interval '1 minute', now() - g * interval '1 minute'
         FROM generate_series(1, {ARTICLES}) g""",
     f"INSERT INTO tags (id, name) SELECT g, 'tag' || g FROM generate_series(1, {TAGS}) g",
-    f"INSERT INTO article_tags (article_id, tag_id) SELECT id, 1 + id % {TAGS} FROM articles",
+    "INSERT INTO article_tags (article_id, tag_id, created_at) "
+    f"SELECT id, 1 + id % {TAGS}, created_at FROM articles",
+    # A popular tag, on half the articles: its page must not read them all to sort them.
+    f"INSERT INTO tags (id, name) VALUES ({TAGS + 1}, 'popular')",
+    "INSERT INTO article_tags (article_id, tag_id, created_at) "
+    f"SELECT id, {TAGS + 1}, created_at FROM articles WHERE id % 2 = 0",
     # Each article favourited by FANS users, so that each user favourited 5% of the articles: the
     # planner then expects a page of favourites to be found early while walking the date index, the
     # plan that walked every article for a user who does not exist.
@@ -107,6 +112,8 @@ PER_TAG = ARTICLES // TAGS
         ("favorited=user5", FANS * PER_USER, FANS * PER_USER),
         ("author=user5", PER_USER, PER_USER),
         ("tag=tag3", PER_TAG, PER_TAG),
+        # half the articles: the page is a range of the tag's date index, 20 articles read
+        ("tag=popular", ARTICLES // 2, 0),
         # the author's articles, none with that tag: read through the smaller of the two sets
         ("tag=tag3&author=user5", 0, PER_USER),
     ],

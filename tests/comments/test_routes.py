@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from werkzeug.test import TestResponse
 
 from tests.support.accounts import Account, create_article
 from tests.support.databases import get_db_of, make_app
+
+CountQueries = Callable[[], Any]
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 ARTICLE_NOT_FOUND = {"errors": {"article": ["not found"]}}
@@ -90,6 +93,18 @@ def test_list_is_empty_without_comments(client: FlaskClient, slug: str) -> None:
     assert comments_of(client, slug) == []
 
 
+def test_a_page_past_the_end_is_empty_not_404(client: FlaskClient, bob: Account, slug: str) -> None:
+    """The article's existence and its page come from one statement: no comment row still means 200."""
+    add_comment(client, bob, slug)
+
+    for viewer in (None, bob):
+        response = client.get(
+            f"/api/articles/{slug}/comments?offset=5", headers=viewer.headers if viewer else {}
+        )
+        assert_response(response, 200, {"comments": []})
+        assert "Link" not in response.headers
+
+
 def test_list_has_only_the_articles_comments(
     client: FlaskClient, alice: Account, bob: Account, slug: str
 ) -> None:
@@ -135,6 +150,7 @@ def test_delete_another_users_comment_is_403(
 
 def test_unknown_article_is_404(client: FlaskClient, alice: Account) -> None:
     assert_response(get_comments(client, "nope"), 404, ARTICLE_NOT_FOUND)
+    assert_response(get_comments(client, "nope", alice), 404, ARTICLE_NOT_FOUND)
     assert_response(post_comment(client, alice, "nope"), 404, ARTICLE_NOT_FOUND)
     assert_response(delete_comment(client, alice, "nope", 1), 404, ARTICLE_NOT_FOUND)
 
@@ -213,6 +229,12 @@ def test_comments_come_in_bounded_pages_linked_by_next(
             link = response.headers.get("Link")
             url = None if link is None else re.fullmatch(r'<(.+)>; rel="next"', link).group(1)  # type: ignore[union-attr]
         assert seen == [f"Comment {number}" for number in range(5)]
+        with_token = reader.get(f"/api/articles/{slug}/comments?offset=2", headers=bob.headers)
+        assert bodies(with_token) == ["Comment 2", "Comment 3"]
+        next_page = f"/api/articles/{slug}/comments?limit=2&offset=4"
+        assert with_token.headers["Link"] == f'<{next_page}>; rel="next"'
+        last = reader.get(next_page, headers=bob.headers)
+        assert (bodies(last), "Link" in last.headers) == (["Comment 4"], False)
         assert bodies(reader.get(f"/api/articles/{slug}/comments?limit=1&offset=3")) == ["Comment 3"]
         assert_response(
             reader.get(f"/api/articles/{slug}/comments?limit=3"),
@@ -221,3 +243,37 @@ def test_comments_come_in_bounded_pages_linked_by_next(
         )
     finally:
         get_db_of(small).dispose()
+
+
+def statements_of(
+    client: FlaskClient, count_queries: CountQueries, url: str, viewer: Account | None, status: int
+) -> int:
+    with count_queries() as statements:
+        response = client.get(url, headers=viewer.headers if viewer else {})
+    assert response.status_code == status, (url, response.get_json())
+    return len(statements)
+
+
+@pytest.mark.parametrize("viewer_name", ["alice", None])
+def test_a_page_is_one_statement_with_the_articles_existence(
+    client: FlaskClient,
+    count_queries: CountQueries,
+    alice: Account,
+    bob: Account,
+    slug: str,
+    viewer_name: str | None,
+) -> None:
+    """The article's lookup and its page are one statement, whether comments follow, the page is past
+    the end or the article is unknown; a token adds only its own check (what a request refused before
+    its view reads anything costs)."""
+    viewer = alice if viewer_name else None
+    for number in range(3):
+        add_comment(client, bob, slug, f"Comment {number}")
+    refused = f"/api/articles/{slug}/comments?limit=abc"
+    token_check = statements_of(client, count_queries, refused, viewer, 422)
+    for url, status in (
+        (f"/api/articles/{slug}/comments", 200),
+        (f"/api/articles/{slug}/comments?limit=2&offset=9", 200),
+        ("/api/articles/nope/comments", 404),
+    ):
+        assert statements_of(client, count_queries, url, viewer, status) == token_check + 1, url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from werkzeug.test import TestResponse
 from tests.support.accounts import Account
 
 NOT_FOUND = {"errors": {"profile": ["not found"]}}
+CountQueries = Callable[[], Any]
 
 
 def get_profile(client: FlaskClient, username: str, viewer: Account | None = None) -> TestResponse:
@@ -124,3 +126,26 @@ def test_get_profile_with_an_invalid_token_is_401(client: FlaskClient, bob: Acco
     response = client.get("/api/profiles/bob", headers={"Authorization": "Token not-a-token"})
 
     assert (response.status_code, response.get_json()) == (401, {"errors": {"token": ["is invalid"]}})
+
+
+def statements_of(
+    client: FlaskClient, count_queries: CountQueries, url: str, viewer: Account | None, status: int
+) -> int:
+    with count_queries() as statements:
+        response = get_profile(client, url, viewer)
+    assert response.status_code == status, (url, response.get_json())
+    return len(statements)
+
+
+@pytest.mark.parametrize("viewer_name", ["alice", None])
+def test_a_profile_is_one_statement_with_its_following_flag(
+    client: FlaskClient, count_queries: CountQueries, alice: Account, bob: Account, viewer_name: str | None
+) -> None:
+    """The account and the viewer's ``following`` flag are one statement, found or not; a token adds only
+    its own check (what a request refused before its view reads anything costs)."""
+    viewer = alice if viewer_name else None
+    profile_of(follow(client, alice, "bob"))
+    token_check = statements_of(client, count_queries, "x" * 256, viewer, 422)
+    for username, status in (("bob", 200), ("alice", 200), ("nobody", 404)):
+        assert statements_of(client, count_queries, username, viewer, status) == token_check + 1, username
+    assert following(client, alice, "bob") is True

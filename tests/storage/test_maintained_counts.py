@@ -105,7 +105,8 @@ def test_multi_row_statements_and_truncate_keep_the_counts(
         )
         conn.execute(
             sa.text(
-                "INSERT INTO article_tags (article_id, tag_id) SELECT a.id, t.id FROM articles a, tags t "
+                "INSERT INTO article_tags (article_id, tag_id, created_at) "
+                "SELECT a.id, t.id, a.created_at FROM articles a, tags t "
                 "WHERE a.slug LIKE 'm%'"
             )
         )
@@ -199,7 +200,9 @@ def test_0006_backfills_the_counts_and_downgrades_cleanly(engine: sa.Engine) -> 
             NOW,
         )
         conn.execute(sa.text("INSERT INTO tags (id, name) VALUES (1, 'one'), (2, 'two'), (3, 'unused')"))
-        conn.execute(sa.text("INSERT INTO article_tags (article_id, tag_id) VALUES (1, 1), (2, 1), (2, 2)"))
+        conn.execute(
+            sa.text("INSERT INTO article_tags (article_id, tag_id) VALUES (1, 1), (2, 1), (2, 2)")
+        )  # 0005
     migrate.upgrade(engine)
     assert assert_counts_hold(engine) == (2, {"one": 2, "two": 1, "unused": 0})
     with engine.begin() as conn:

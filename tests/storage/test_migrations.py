@@ -241,7 +241,12 @@ def test_deleting_a_user_cascades(migrated: sa.Engine) -> None:
                 {"id": article_id, "slug": f"slug-{article_id}", "author": author_id},
             )
         conn.execute(sa.text("INSERT INTO tags (id, name) VALUES (30, 'python')"))
-        conn.execute(sa.text("INSERT INTO article_tags (article_id, tag_id) VALUES (10, 30), (11, 30)"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO article_tags (article_id, tag_id, created_at) "
+                f"VALUES (10, 30, {now}), (11, 30, {now})"
+            )
+        )
         conn.execute(
             sa.text(
                 "INSERT INTO comments (id, body, article_id, author_id, created_at, updated_at) VALUES "

@@ -64,10 +64,13 @@ def round_trips(messages: list[str]) -> int:
 
 
 def test_a_read_is_its_statements_and_nothing_else(
-    traced: tuple[Flask, Path], client: FlaskClient, alice: Account
+    traced: tuple[Flask, Path], client: FlaskClient, alice: Account, bob: Account
 ) -> None:
     application, trace = traced
     slug = create_article(client, alice, "Traced", tags=["t"])["slug"]
+    comment = {"comment": {"body": "Traced too"}}
+    response = client.post(f"/api/articles/{slug}/comments", json=comment, headers=alice.headers)
+    assert response.status_code == 201, response.get_json()
     reader = application.test_client()
     assert reader.get("/api/articles", headers=alice.headers).status_code == 200  # starts the listener
     deadline = time.monotonic() + 5
@@ -81,6 +84,10 @@ def test_a_read_is_its_statements_and_nothing_else(
         ("/api/articles?author=nobody&offset=40", True): 1,  # past the end: the count alone
         (f"/api/articles/{slug}", True): 1,
         ("/api/articles/feed", True): 1,
+        (f"/api/articles/{slug}/comments", False): 1,  # the article and its page together
+        (f"/api/articles/{slug}/comments", True): 1,
+        ("/api/profiles/bob", False): 1,
+        ("/api/profiles/bob", True): 1,  # the following flag in the profile's statement
     }
     for (url, with_token), trips in expected.items():
         messages = sent_during(reader, trace, url, alice.headers if with_token else {})

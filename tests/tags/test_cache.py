@@ -113,7 +113,9 @@ def test_every_key_is_under_the_prefix(
     tags(client)
 
     found = {key.decode() for key in rdb.scan_iter(match=prefix + "*")}
-    assert found == {f"{prefix}tags:gen", f"{prefix}tags:{generation(rdb, prefix)}"}
+    # the article's creation also started a generation of the article-list cache (conduit.articles.cache)
+    expected = {f"{prefix}tags:gen", f"{prefix}tags:{generation(rdb, prefix)}", f"{prefix}article-lists:gen"}
+    assert found == expected
 
 
 def test_creating_an_article_invalidates(

@@ -85,7 +85,10 @@ def test_a_password_change_in_one_app_revokes_the_token_another_app_cached(
     writer.get("/api/articles", headers={"Authorization": f"Token {alice.token}"})
     assert eventually(lambda: cache_of(reader_app).live and cache_of(writer_app).live)
 
-    assert users_read(reader_app, reader, "/api/articles", other) == 1  # a miss: read, then cached
+    # A miss, read then cached; or 0 when the subscription went live while the request that started it
+    # was still before its read, which then cached the account itself (a read that begins after the
+    # subscription may be stored).
+    assert users_read(reader_app, reader, "/api/articles", other) in (0, 1)
     assert users_read(reader_app, reader, "/api/articles", other) == 0  # from the cache
     assert users_read(reader_app, reader, "/api/articles/feed", other) == 0
 

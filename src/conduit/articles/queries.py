@@ -83,10 +83,10 @@ def _conditions(used: frozenset[str]) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def set_article_tags(db: Session, article_id: int, names: list[str]) -> None:
+def set_article_tags(db: Session, article: Article, names: list[str]) -> None:
     """The article's tags: ``article_tags`` (the filter's index) and the row's ``tag_names``, together."""
-    set_tags(db, article_id, names)
-    db.execute(update(Article).where(Article.id == article_id).values(tag_names=tag_names_json(names)))
+    set_tags(db, article.id, article.created_at, names)
+    db.execute(update(Article).where(Article.id == article.id).values(tag_names=tag_names_json(names)))
 
 
 def count_favorite(db: Session, article_id: int, change: int) -> None:
@@ -152,12 +152,18 @@ def _list_statement(dialect: str, authenticated: bool, used: frozenset[str]) -> 
     The count is a one-row subquery that the page is outer-joined to, so even a page past the end (no
     article) is one round trip: a single row with the count and NULLs."""
     conditions = _conditions(used)
-    newest_first = (Article.created_at.desc(), Article.id.desc())
+    ids: Select[Any]
+    if used == {"tag"}:
+        # The tag's rows of article_tags newest first: a range of one index (migration 0007).
+        ids = (
+            select(ArticleTag.article_id.label("id"))
+            .where(_id_of("tag").is_not(None), ArticleTag.tag_id == _id_of("tag"))
+            .order_by(ArticleTag.created_at.desc(), ArticleTag.article_id.desc())
+        )
+    else:
+        ids = select(Article.id).where(*conditions).order_by(Article.created_at.desc(), Article.id.desc())
     page_ids = (
-        select(Article.id)
-        .where(*conditions)
-        .order_by(*newest_first)
-        .limit(bindparam("limit", type_=Integer))
+        ids.limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
         .subquery("page_ids")
     )

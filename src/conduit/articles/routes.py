@@ -12,6 +12,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conduit.articles.cache import cached_page, invalidate_lists
 from conduit.articles.models import Article, Favorite
 from conduit.articles.queries import (
     ArticleFilter,
@@ -76,10 +77,15 @@ def _editable(db: Session, slug: str, user: User) -> Article:
 def get_articles(query: ArticleQuery) -> dict[str, Any]:
     """Recent articles, newest first, filtered by tag, author or the user who favourited them."""
     filters = ArticleFilter(tag=query.tag, author=query.author, favorited=query.favorited)
-    articles, count = list_articles(
-        session(), viewer_id(), filters, limit=page_size(query.limit), offset=query.offset
-    )
-    return {"articles": articles, "articlesCount": count}
+    viewer, limit = viewer_id(), page_size(query.limit)
+
+    def page() -> dict[str, Any]:
+        articles, count = list_articles(session(), viewer, filters, limit=limit, offset=query.offset)
+        return {"articles": articles, "articlesCount": count}
+
+    if viewer is None and query.offset == 0 and query.author is None and query.favorited is None:
+        return cached_page(query.tag, limit, page)  # the same for every visitor who has not signed in
+    return page()
 
 
 @bp.get(
@@ -130,9 +136,10 @@ def create_article(body: NewArticleRequest) -> tuple[dict[str, Any], int]:
             slug = with_suffix(base_slug(data.title))
     else:
         raise ApiError(409, {"slug": ["has already been taken"]})
-    set_article_tags(db, article.id, data.tag_list)
+    set_article_tags(db, article, data.tag_list)
     db.commit()
     metrics.ARTICLES_PUBLISHED.inc()
+    invalidate_lists()
     if data.tag_list:
         invalidate_tags()
     return {"article": article_view(db, user.id, article.id)}, 201
@@ -170,10 +177,11 @@ def update_article(path: SlugPath, body: UpdateArticleRequest) -> dict[str, Any]
     if "body" in sent:
         article.body = data.body
     if "tag_list" in sent:
-        set_article_tags(db, article.id, data.tag_list)
+        set_article_tags(db, article, data.tag_list)
     # Strictly later than before, so that clients comparing updatedAt always see the change.
     article.updated_at = max(utcnow(), article.updated_at + timedelta(milliseconds=1))
     db.commit()
+    invalidate_lists()
     if "tag_list" in sent:
         invalidate_tags()
     return {"article": article_view(db, user.id, article.id)}
@@ -192,6 +200,7 @@ def delete_article(path: SlugPath) -> tuple[str, int]:
     article = _editable(db, path.slug, current_user())
     db.execute(delete(Article).where(Article.id == article.id))
     db.commit()
+    invalidate_lists()
     invalidate_tags()
     return "", 204
 
@@ -211,6 +220,8 @@ def favorite(path: SlugPath) -> dict[str, Any]:
     added = insert_ignoring_duplicates(db, Favorite, [{"user_id": user.id, "article_id": article.id}])
     count_favorite(db, article.id, added)
     db.commit()
+    if added:
+        invalidate_lists()
     return {"article": article_view(db, user.id, article.id)}
 
 
@@ -229,6 +240,9 @@ def unfavorite(path: SlugPath) -> dict[str, Any]:
     result = db.execute(
         delete(Favorite).where(Favorite.user_id == user.id, Favorite.article_id == article.id)
     )
-    count_favorite(db, article.id, -int(getattr(result, "rowcount", 0) or 0))
+    removed = int(getattr(result, "rowcount", 0) or 0)
+    count_favorite(db, article.id, -removed)
     db.commit()
+    if removed:
+        invalidate_lists()
     return {"article": article_view(db, user.id, article.id)}

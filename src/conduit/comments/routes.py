@@ -39,14 +39,16 @@ bp = APIBlueprint("comments", __name__, url_prefix="/api", abp_tags=[Tag(name="C
 @auth_optional
 def get_comments(path: SlugPath, query: CommentsQuery) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The comments of an article, oldest first, at most COMMENTS_PAGE_SIZE (100) at a time: when more
-    follow, the ``Link`` header names the next page (``rel="next"``)."""
+    follow, the ``Link`` header names the next page (``rel="next"``). One statement, with or without a
+    token: the article's existence comes with its page."""
     most = current_settings().comments_page_size
     limit = most if query.limit is None else query.limit
     if limit > most:
         raise ApiError(422, {"limit": [f"must be less than or equal to {most}"]})
-    db = session()
-    article = article_or_404(db, path.slug)
-    comments, more = article_comments(db, viewer_id(), article.id, limit=limit, offset=query.offset)
+    page = article_comments(session(), viewer_id(), path.slug, limit=limit, offset=query.offset)
+    if page is None:
+        raise not_found("article")
+    comments, more = page
     headers = {}
     if more:
         following = url_for("comments.get_comments", slug=path.slug, limit=limit, offset=query.offset + limit)

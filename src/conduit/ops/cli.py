@@ -119,6 +119,7 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
     """Fill the database with realistic demo data: users who follow each other, articles with tags,
     favourites and comments. Accounts are named demo<N> (password: --password). Run `conduit deploy`
     first. Adds to what is there; usernames already taken are skipped."""
+    from conduit.articles.cache import invalidate_lists
     from conduit.ops.seeding import DEMO_EMAIL_DOMAIN, seed_database
     from conduit.tags.cache import invalidate_tags
     from conduit.users.service import describe_error
@@ -137,6 +138,7 @@ def seed(user_count: int, article_count: int, random_seed: int, password: str) -
         except ApiError as exc:
             raise click.ClickException(describe_error(exc)) from None
         invalidate_tags()
+        invalidate_lists()
     click.echo("seed: " + ", ".join(f"{count} {name}" for name, count in summary.items()))
     click.echo(f"seed: sign in as demo1@{DEMO_EMAIL_DOMAIN} (demo2@..., ...) with the password {password!r}")
 

@@ -242,8 +242,8 @@ def _article_batch(
         rows[-1].update(tag_names=tag_names_json(names), favorites_count=len(fans))
     article_ids = db.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows).all()
     article_tags = [
-        {"article_id": article_id, "tag_id": tag_ids[name]}
-        for article_id, (names, _fans) in zip(article_ids, picks, strict=True)
+        {"article_id": article_id, "tag_id": tag_ids[name], "created_at": row["created_at"]}
+        for article_id, row, (names, _fans) in zip(article_ids, rows, picks, strict=True)
         for name in names
     ]
     favorites = {

@@ -10,7 +10,7 @@ from flask_openapi3.models.tag import Tag
 from sqlalchemy import delete
 
 from conduit.profiles.models import Follow
-from conduit.profiles.queries import find_user, is_following, profile_json
+from conduit.profiles.queries import find_user, profile_json, profile_view
 from conduit.profiles.schemas import ProfileResponse, UsernamePath
 from conduit.storage.database import insert_ignoring_duplicates, session
 from conduit.users.auth import auth_optional, auth_required, current_user, requires, viewer_id
@@ -37,10 +37,11 @@ def _profile_or_404(username: str) -> User:
 @auth_optional
 def get_profile(path: UsernamePath) -> Response:
     """A user's public profile; ``following`` tells whether the caller follows them. Sends an ETag; a
-    matching ``If-None-Match`` gets 304."""
-    user = _profile_or_404(path.username)
+    matching ``If-None-Match`` gets 304. One statement, with or without a token."""
     viewer = viewer_id()
-    profile = profile_json(user, is_following(session(), viewer, user))
+    profile = profile_view(session(), viewer, path.username)
+    if profile is None:
+        raise not_found("profile")
     return revalidated({"profile": profile}, personal=viewer is not None)
 
 

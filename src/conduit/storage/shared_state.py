@@ -100,12 +100,21 @@ class SharedState:
         """Whether Redis answers now; ignores the back-off, so a success ends it early."""
         return self.call(lambda client: bool(client.ping()), False, what="PING", during_backoff=True)
 
-    def cached(self, name: str, compute: Callable[[], T], *, ttl: int, parse: Callable[[Any], T | None]) -> T:
-        """The JSON value cached as *name* under the current generation, else ``compute()``, stored
-        for *ttl* seconds. *parse* checks a decoded value and returns None for one of the wrong shape
-        (a miss). *compute* must read the database after this call starts (no transaction already
-        open), or it could store data older than the generation it is filed under."""
-        lookup = self.call(lambda client: self._lookup(client, name), None, what=f"read of {name}")
+    def cached(
+        self,
+        name: str,
+        compute: Callable[[], T],
+        *,
+        ttl: int,
+        parse: Callable[[Any], T | None],
+        variant: str = "",
+    ) -> T:
+        """The JSON value cached as *name* (its *variant*: one of several values that share *name*'s
+        generation) under the current generation, else ``compute()``, stored for *ttl* seconds. *parse*
+        checks a decoded value and returns None for one of the wrong shape (a miss). *compute* must read
+        the database after this call starts (no transaction already open), or it could store data older
+        than the generation it is filed under."""
+        lookup = self.call(lambda client: self._lookup(client, name, variant), None, what=f"read of {name}")
         if lookup is None:  # Redis failed, or the generation was unusable
             return compute()
         value_key, raw = lookup
@@ -129,7 +138,7 @@ class SharedState:
     def close(self) -> None:
         self.client.close()
 
-    def _lookup(self, client: redis.Redis, name: str) -> tuple[str, bytes | str | None] | None:
+    def _lookup(self, client: redis.Redis, name: str, variant: str) -> tuple[str, bytes | str | None] | None:
         generation_key = self.key(f"{name}:gen")
         generation = client.get(generation_key)
         if generation is None:
@@ -142,7 +151,7 @@ class SharedState:
             log.warning("the generation of %s is not an integer; starting a new one", name)
             client.set(generation_key, _seed())
             return None
-        value_key = self.key(f"{name}:{text}")
+        value_key = self.key(f"{name}:{text}:{variant}" if variant else f"{name}:{text}")
         return value_key, client.get(value_key)
 
     def _decode(self, key: str, raw: bytes | str, parse: Callable[[Any], T | None]) -> T | None:
@@ -229,12 +238,14 @@ def shared_state() -> SharedState | None:
     return state
 
 
-def cached(name: str, compute: Callable[[], T], *, ttl: int, parse: Callable[[Any], T | None]) -> T:
+def cached(
+    name: str, compute: Callable[[], T], *, ttl: int, parse: Callable[[Any], T | None], variant: str = ""
+) -> T:
     """:meth:`SharedState.cached` when Redis is configured and *ttl* is positive, else ``compute()``."""
     state = shared_state()
     if state is None or ttl <= 0:
         return compute()
-    return state.cached(name, compute, ttl=ttl, parse=parse)
+    return state.cached(name, compute, ttl=ttl, parse=parse, variant=variant)
 
 
 def invalidate(name: str) -> None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from conduit.storage.database import Base
+from conduit.storage.database import Base, UTCDateTime
 
 
 class Tag(Base):
@@ -19,7 +21,10 @@ class Tag(Base):
 
 class ArticleTag(Base):
     __tablename__ = "article_tags"
-    __table_args__ = (Index("ix_article_tags_tag_id_article_id", "tag_id", "article_id"),)
+    #: A tag's articles newest first, a range of this index whatever the tag's size (migration 0007).
+    __table_args__ = (Index("ix_article_tags_tag_id_created_at", "tag_id", "created_at", "article_id"),)
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    #: The article's ``created_at`` (which never changes), for the index above.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

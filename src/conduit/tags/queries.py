@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -24,15 +25,17 @@ def tag_names_json(names: Sequence[str]) -> str:
     return json.dumps(sorted(set(names)), ensure_ascii=False, separators=(",", ":"))
 
 
-def set_tags(db: Session, article_id: int, names: Sequence[str]) -> None:
+def set_tags(db: Session, article_id: int, created_at: datetime, names: Sequence[str]) -> None:
     """Make *names* the article's tags, creating the tags that do not exist yet (the article's own
-    ``tag_names`` is the caller's: ``conduit.articles.queries.set_article_tags``)."""
+    ``tag_names`` is the caller's: ``conduit.articles.queries.set_article_tags``). *created_at* is the
+    article's, copied onto each row for the index of a tag's articles by date."""
     db.execute(delete(ArticleTag).where(ArticleTag.article_id == article_id))
     if not names:
         return
     insert_ignoring_duplicates(db, Tag, [{"name": name} for name in names])
     tag_ids = db.scalars(select(Tag.id).where(Tag.name.in_(names))).all()
-    db.execute(insert(ArticleTag), [{"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids])
+    rows = [{"article_id": article_id, "tag_id": tag_id, "created_at": created_at} for tag_id in tag_ids]
+    db.execute(insert(ArticleTag), rows)
 
 
 def used_tags(db: Session, most: int) -> list[str]:

@@ -17,6 +17,7 @@ from conduit.users.models import User
 from conduit.users.queries import default_role, find_by_email
 from conduit.users.schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, UserResponse
 from conduit.users.service import commit_account, conflicts, create_account, refuse_common_password
+from conduit.users.signals import profile_changed
 from conduit.web.errors import ApiError
 from conduit.web.openapi import TOKEN, responses
 
@@ -106,4 +107,6 @@ def update_current_user(body: UpdateUserRequest) -> dict[str, Any]:
     commit_account(db, user.username, user.email, exclude=user.id)
     if "password" in sent:
         tokens_changed(user.id)
+    if renamed or sent & {"bio", "image"}:
+        profile_changed.send(user.id)
     return user_json(user, g.token)
