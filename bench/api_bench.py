@@ -1,5 +1,8 @@
 """`make bench`: Conduit's endpoints against a Flask hello-world and a bare WSGI callable, in one run, on
-one server configuration (deploy/gunicorn.conf.py, CONDUIT_ENV=production), direct and through nginx.
+one server configuration (CONDUIT_ENV=production), direct and through nginx. --server picks the app server
+for all of them: gunicorn with deploy/gunicorn.conf.py (the default, as deployed), granian (WSGI, blocking
+threads), or uWSGI with deploy/uwsgi/conduit.ini (nginx over the uwsgi protocol on a unix socket, the
+direct path over an HTTP 1.1 socket); each with --workers processes x 2 threads.
 
 1. The PostgreSQL database BENCH_DATABASE (conduit_bench) is made afresh (never `postgres` or `test`),
    migrated with `conduit deploy` and filled by `conduit seed` (BENCH_SCALE 1 = 1,000 users and 10,000
@@ -20,7 +23,8 @@ off, sampling each worker's RSS, to see whether memory grows.
 
 Options also come from the environment: BENCH_DURATION, BENCH_CONNECTIONS, BENCH_SCALE, BENCH_ENDPOINTS,
 BENCH_PATHS, BENCH_REPEATS, BENCH_WARMUP, BENCH_DATABASE, BENCH_POSTGRES, BENCH_RESULTS_DIR, BENCH_SERVER,
-BENCH_SOAK. Progress goes to stderr. Needs wrk, nginx and a PostgreSQL server with trust authentication.
+BENCH_WORKERS, BENCH_MAX_REQUESTS, BENCH_REDIS_URL, BENCH_SOAK, BENCH_SOAK_MINUTES. Progress goes to
+stderr. Needs wrk, nginx and a PostgreSQL server with trust authentication.
 """
 
 from __future__ import annotations
@@ -42,7 +46,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_servers import CONDUIT_APP, AppServer, CpuMeter, ServerSpec, start_server, stop_all
+from bench_servers import (
+    CONDUIT_APP,
+    SERVER_KINDS,
+    AppServer,
+    CpuMeter,
+    ServerSpec,
+    start_server,
+    stop_all,
+)
 from bench_sql import Probe, count_statements
 from processes import BIN, ROOT, BenchError, app_environment, http, load1, run_quiet
 
@@ -110,6 +122,9 @@ class Options:
     keep_database: bool
     #: Redis for the app (token cache, tags cache), as deployed; "" runs without (embedded mode).
     redis_url: str = ""
+    #: Requests before a worker is recycled (gunicorn's max_requests, uWSGI's max-requests); None: as
+    #: deployed (2000), 0: never. granian recycles nothing either way.
+    max_requests: int | None = None
 
     @property
     def users(self) -> int:
@@ -481,7 +496,12 @@ def run_bench(o: Options) -> Results:
                 ServerSpec("hello", "baselines:flask_app", o.workers, kind=o.server),
                 ServerSpec("wsgi", "baselines:wsgi_app", o.workers, kind=o.server),
             ]
-        server_env = {**env, "GUNICORN_MAX_REQUESTS": "0"} if o.soak else env
+        # No recycling in a soak: gunicorn.conf.py reads this; uWSGI gets it as --max-requests.
+        if o.soak:
+            env["GUNICORN_MAX_REQUESTS"] = "0"
+        elif o.max_requests is not None:
+            env["GUNICORN_MAX_REQUESTS"] = str(o.max_requests)
+        server_env = env
         for spec in specs:
             servers[spec.name] = start_server(spec, server_env, workdir, with_nginx="nginx" in o.paths)
             bench.say(f"started {spec.name} ({spec.kind}, {spec.workers} workers x {spec.threads} threads)")
@@ -594,9 +614,9 @@ def parse_args(argv: list[str] | None) -> Options:
     add("--no-save", action="store_true", help="print the Markdown report only")
     add(
         "--server",
-        choices=("gunicorn", "granian"),
+        choices=SERVER_KINDS,
         default=env_default("BENCH_SERVER", "gunicorn"),
-        help="app server for every configuration (BENCH_SERVER, gunicorn)",
+        help="app server for every configuration: " + ", ".join(SERVER_KINDS) + " (BENCH_SERVER, gunicorn)",
     )
     add(
         "--workers",
@@ -617,6 +637,13 @@ def parse_args(argv: list[str] | None) -> Options:
         default=float(env_default("BENCH_SOAK_MINUTES", "0")),
         help="stop the soak after this long even short of --soak requests (BENCH_SOAK_MINUTES; 0: no limit)",
     )
+    add(
+        "--max-requests",
+        type=int,
+        default=int(os.environ["BENCH_MAX_REQUESTS"]) if os.environ.get("BENCH_MAX_REQUESTS") else None,
+        help="recycle a worker after this many requests, 0 never (BENCH_MAX_REQUESTS; default as deployed: "
+        "gunicorn 2000 +- 200, uWSGI 2000 + 50 per worker; granian recycles none either way)",
+    )
     add("--keep-database", action="store_true", help="leave the seeded database for EXPLAIN ANALYZE")
     add(
         "--redis-url",
@@ -628,6 +655,8 @@ def parse_args(argv: list[str] | None) -> Options:
         parser.error(
             "--duration, --repeats and --workers must be at least 1, --warmup at least 0, --scale > 0"
         )
+    if args.max_requests is not None and args.max_requests < 0:
+        parser.error("--max-requests must be at least 0")
     return Options(
         duration=args.duration,
         warmup=args.warmup,
@@ -645,6 +674,7 @@ def parse_args(argv: list[str] | None) -> Options:
         soak=args.soak,
         soak_minutes=args.soak_minutes,
         keep_database=args.keep_database,
+        max_requests=args.max_requests,
         redis_url=args.redis_url,
     )
 

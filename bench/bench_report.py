@@ -184,13 +184,40 @@ def _redis(o: Any) -> str:
     return "Redis (token cache, tags cache)" if url else "no Redis"
 
 
+def recycling(o: Any) -> str:
+    """When the workers are replaced (--max-requests)."""
+    limit = getattr(o, "max_requests", None)
+    if o.server == "granian" or limit == 0:
+        return "no worker recycling"
+    if limit is None:
+        return "max-requests 2000 + 50 per worker" if o.server == "uwsgi" else "max_requests 2000 +- 200"
+    return f"workers recycled after {limit} requests"
+
+
+def server_setup(o: Any) -> str:
+    """How --server ran the app servers, in words."""
+    if o.server == "granian":
+        return f"granian (WSGI interface, {o.workers} workers x 2 blocking threads, {recycling(o)})"
+    if o.server == "uwsgi":
+        return (
+            f"uWSGI with deploy/uwsgi/conduit.ini ({o.workers} processes x 2 threads, the app loaded in the "
+            f"master, {recycling(o)}; the direct path over an HTTP 1.1 socket with keep-alive)"
+        )
+    return f"gunicorn with deploy/gunicorn.conf.py (gthread, {o.workers} workers x 2 threads, {recycling(o)})"
+
+
+def nginx_setup(o: Any) -> str:
+    if o.server == "uwsgi":
+        return "deploy/nginx, 1 worker, uwsgi_pass to uWSGI's unix socket: one connection per request"
+    return "deploy/nginx, 1 worker, upstream keepalive"
+
+
 def matrix_setup(results: Any) -> list[str]:
     o = results.options
     return [
-        f"- Servers: {o.server} with deploy/gunicorn.conf.py as deployed (CONDUIT_ENV=production, gthread, "
-        f"{o.workers} workers x 2 threads, {_redis(o)}, request log on, rate limits off: loopback is exempt "
-        "anyway) for Conduit and both baselines, each with a private nginx (deploy/nginx, 1 worker, upstream "
-        "keepalive).",
+        f"- Servers: {server_setup(o)}, CONDUIT_ENV=production, {_redis(o)}, request log on, rate limits "
+        "off (loopback is exempt anyway), for Conduit and both baselines, each with a private nginx "
+        f"({nginx_setup(o)}).",
         f"- Load: `wrk --latency` with bench/wrk/request.lua, {o.duration} s per run after a {o.warmup} s "
         f"warm-up per endpoint, {o.repeats} round(s) (medians shown); 1 wrk thread, 2 from 64 connections. "
         "Authenticated runs carry a seeded user's JWT; `:slug` runs rotate over the 50 newest articles.",
@@ -200,9 +227,9 @@ def matrix_setup(results: Any) -> list[str]:
 def soak_setup(results: Any) -> list[str]:
     o = results.options
     return [
-        f"- Server: one Conduit, {o.server} with deploy/gunicorn.conf.py (CONDUIT_ENV=production, "
-        f"{o.workers} workers x 2 threads) but GUNICORN_MAX_REQUESTS=0, so that no worker is recycled; "
-        "direct, no nginx.",
+        f"- Server: one Conduit, {server_setup(o)}, CONDUIT_ENV=production, but with max requests 0 "
+        "(GUNICORN_MAX_REQUESTS=0, uWSGI's --max-requests 0), so that no worker is recycled; direct, no "
+        "nginx.",
         f"- Load: `wrk -c32` in {o.duration} s chunks, taking turns over the token list, one article, its "
         f"comments, the tags and the anonymous list, until {o.soak} requests"
         + (f" or {o.soak_minutes:g} minutes" if o.soak_minutes else "")

@@ -1,8 +1,11 @@
-"""The processes of bench/api_bench.py: app servers (gunicorn with deploy/gunicorn.conf.py, or granian),
-each with a private nginx in front, and the CPU they use."""
+"""The processes of bench/api_bench.py: app servers (gunicorn with deploy/gunicorn.conf.py, granian, or
+uWSGI with deploy/uwsgi/conduit.ini), each with a private nginx in front, and the CPU they use."""
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import signal
 import subprocess
 import time
@@ -32,11 +35,19 @@ from processes import (
 
 START_TIMEOUT = 60.0
 CONDUIT_APP = "conduit.wsgi:app"
+UWSGI_INI = ROOT / "deploy" / "uwsgi" / "conduit.ini"
+SERVER_KINDS = ("gunicorn", "granian", "uwsgi")
+#: What each server's log says once per worker it starts (the first ones and every restart).
+WORKER_BOOTED = {
+    "gunicorn": "Booting worker with pid",
+    "granian": "Spawning worker-",  # "[INFO] Spawning worker-1 with PID: ..."
+    "uwsgi": "spawned uWSGI worker",  # "spawned uWSGI worker 1 (pid: ...)", "Respawned uWSGI worker 1 ..."
+}
 
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One app server: *app* is a WSGI target, *kind* gunicorn or granian."""
+    """One app server: *app* is a WSGI target, *kind* one of SERVER_KINDS."""
 
     name: str
     app: str
@@ -82,7 +93,7 @@ class AppServer:
         return [m for m in (smaps(pid) for pid in self.workers()) if m is not None]
 
     def booted(self) -> int:
-        return self.logfile.read_text(errors="replace").count("Booting worker with pid")
+        return self.logfile.read_text(errors="replace").count(WORKER_BOOTED[self.spec.kind])
 
     def stop(self) -> None:
         if self.proxy is not None:
@@ -110,7 +121,27 @@ def smaps(pid: int) -> dict[str, float] | None:
     return {"pss_mib": round(fields.get("Pss", 0) / 1024, 1), "uss_mib": round(uss / 1024, 1)}
 
 
-def server_command(spec: ServerSpec, port: int) -> list[str]:
+def server_command(
+    spec: ServerSpec, port: int, socket: Path | None = None, max_requests: str | None = None
+) -> list[str]:
+    if spec.kind == "uwsgi":
+        # deploy/uwsgi/conduit.ini as it is (app loaded in the master, max-requests 2000, request log
+        # off, the uwsgi-protocol socket nginx uses at CONDUIT_UWSGI_SOCKET), plus what gunicorn.conf.py
+        # has and the ini leaves out: 2 threads per worker (WEB_CONCURRENCY processes); plus an HTTP 1.1
+        # socket with keep-alive for the bench's direct path (wrk speaks HTTP, not uwsgi).
+        command = [str(BIN / "uwsgi"), "--ini", str(UWSGI_INI), "--threads", str(spec.threads)]
+        command += ["--http11-socket", f"127.0.0.1:{port}"]
+        if spec.app != CONDUIT_APP:
+            command += ["--module", spec.app]  # single-valued: replaces the ini's conduit.wsgi:app
+        if socket is not None and os.geteuid() == 0:
+            # Run as root, the bench's nginx has www-data workers: the socket's group must be theirs,
+            # as deployed (docs/deployment.md: nginx's user in uWSGI's group; mode 660 from the ini).
+            user = worker_user()
+            group = grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+            command += ["--chown-socket", f"root:{group}"]
+        if max_requests is not None:
+            command += ["--max-requests", max_requests]
+        return command
     if spec.kind == "granian":
         return [
             str(BIN / "granian"),
@@ -130,11 +161,29 @@ def server_command(spec: ServerSpec, port: int) -> list[str]:
     return [str(BIN / "python"), "-m", "gunicorn", "--config", str(GUNICORN_CONF), spec.app]
 
 
+def worker_user() -> str:
+    """Who the bench's nginx workers run as (start_nginx's rule)."""
+    from conduit.ops.nginx_config import STATIC_ROOT, worker_user_for
+
+    return worker_user_for(STATIC_ROOT)
+
+
 def start_server(spec: ServerSpec, env: dict[str, str], workdir: Path, with_nginx: bool) -> AppServer:
+    if spec.kind not in SERVER_KINDS:
+        raise BenchError(f"unknown server {spec.kind!r}; choose from {', '.join(SERVER_KINDS)}")
     port = free_port()
     logfile = workdir / f"{spec.name}-{port}.log"
     metrics_dir = workdir / f"metrics-{spec.name}"
     metrics_dir.mkdir(exist_ok=True)
+    socket = None
+    if spec.kind == "uwsgi":
+        # uWSGI reads every UWSGI_* variable as an option (strict mode refuses unknown ones), and
+        # sockets add up: none from the caller's environment.
+        env = {k: v for k, v in env.items() if not k.startswith(("UWSGI_", "CONDUIT_UWSGI_"))}
+        socket = workdir / f"uwsgi-{spec.name}-{port}" / "uwsgi.sock"
+        socket.parent.mkdir()
+        socket.parent.chmod(0o755)
+        workdir.chmod(0o711)  # nginx's workers (www-data under root) reach the socket, list nothing
     server_env = {
         **env,
         "HOST": "127.0.0.1",
@@ -145,9 +194,12 @@ def start_server(spec: ServerSpec, env: dict[str, str], workdir: Path, with_ngin
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         **dict(spec.extra_env),
     }
+    if socket is not None:
+        server_env["CONDUIT_UWSGI_SOCKET"] = str(socket)
+    command = server_command(spec, port, socket, server_env.get("GUNICORN_MAX_REQUESTS"))
     with logfile.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own servers
-            server_command(spec, port),
+            command,
             cwd=workdir,
             env=server_env,
             stdin=subprocess.DEVNULL,
@@ -166,7 +218,13 @@ def start_server(spec: ServerSpec, env: dict[str, str], workdir: Path, with_ngin
             tail = logfile.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
             raise BenchError(f"{spec.name} ({spec.kind}) did not become ready; last log line: {tail[0]}")
         if with_nginx:
-            server.proxy = start_nginx(_nginx_binary(), port, workdir / f"nginx-{spec.name}-{port}")
+            prefix = workdir / f"nginx-{spec.name}-{port}"
+            if socket is not None:
+                server.proxy = start_nginx(
+                    _nginx_binary(), port, prefix, upstream=f"unix:{socket}", protocol="uwsgi"
+                )
+            else:
+                server.proxy = start_nginx(_nginx_binary(), port, prefix)
     except BaseException:
         server.stop()
         raise

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -206,7 +206,15 @@ class Nginx:
         kill_if_same(self.seen)
 
 
-def start_nginx(nginx: str, app_port: int, prefix: Path) -> Nginx:
+def start_nginx(
+    nginx: str,
+    app_port: int,
+    prefix: Path,
+    upstream: str | None = None,
+    protocol: Literal["http", "uwsgi"] = "http",
+) -> Nginx:
+    """A private nginx in front of 127.0.0.1:*app_port* over HTTP, or of *upstream* (``unix:PATH``) over
+    *protocol*."""
     from conduit.ops.nginx_config import (
         STATIC_ROOT,
         NginxTarget,
@@ -217,7 +225,8 @@ def start_nginx(nginx: str, app_port: int, prefix: Path) -> Nginx:
 
     port = free_port()
     site = NginxTarget(
-        upstreams=(f"127.0.0.1:{app_port}",),
+        upstreams=(upstream or f"127.0.0.1:{app_port}",),
+        protocol=protocol,
         http_port=port,
         access_log=str(prefix / "access.log"),
         error_log=str(prefix / "site-error.log"),

@@ -51,9 +51,10 @@ from tests.support.faults import (
     statuses,
     wait_gone,
 )
+from tests.support.listen_queue import accept_queue, accepted
 from tests.support.load import Load, Writer
 from tests.support.processes import GUNICORN_CONFIG, Proc, descendants
-from tests.support.servers import server_env, stop, wait_until
+from tests.support.servers import REPO, server_env, stop, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -353,60 +354,185 @@ def test_a_statement_over_db_statement_timeout_is_cancelled_but_not_a_migration(
         engine.dispose()
 
 
-def test_a_stopping_gunicorn_refuses_new_connections_instead_of_resetting_them(tmp_path: Path) -> None:
-    """deploy/gunicorn.conf.py's post_worker_init: after a TERM, a connection is either answered or refused
-    (nginx then sends the request elsewhere, POST included), never accepted by the kernel and reset once
-    the request is sent. Without the hook, 3 or 4 connections of this test were reset on every run."""
-    port = free_port()
-    env = server_env(
+def _start_gunicorn(tmp_path: Path, port: int, config: Path, **env: str) -> subprocess.Popen[bytes]:
+    """gunicorn with two gthread workers on SQLite, answering /healthz."""
+    environ = server_env(
         CONDUIT_ENV="development",
         DATABASE_URL=f"sqlite:///{tmp_path / 'conduit.db'}",
         PORT=str(port),
         WEB_CONCURRENCY="2",
         LOG_LEVEL="warning",
+        **env,
     )
-    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "conduit.wsgi:app"]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(config), "conduit.wsgi:app"]
     with (tmp_path / "gunicorn.log").open("wb") as log:
-        server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=log)
-    counts = {"answered": 0, "refused": 0, "reset": 0}
+        server = subprocess.Popen(command, env=environ, cwd=tmp_path, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(
+        lambda: http_request(url, "GET", "/healthz").status == 200,
+        "gunicorn",
+        30,
+        alive=lambda: server.poll() is None,
+        log=tmp_path / "gunicorn.log",
+    )
+    return server
+
+
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+def _request_in_flight(port: int) -> socket.socket:
+    """A request whose headers are not finished: it holds a worker's thread, and so the worker, until the
+    final CRLF is sent. Returned once a worker has accepted it (/proc/net/tcp)."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn.sendall(HEALTHZ[:-2])
+    client_port = conn.getsockname()[1]
+    wait_until(lambda: accepted(port, client_port), "a worker accepts the request in flight")
+    return conn
+
+
+def _answer(conn: socket.socket) -> bytes:
+    """The start of the answer, or the error in its place; then close (gunicorn waits for that, up to 2 s)."""
+    with conn:
+        try:
+            return conn.recv(16)
+        except OSError as error:
+            return repr(error).encode()
+
+
+def test_a_stopping_gunicorn_answers_what_is_queued_then_refuses_while_it_finishes(tmp_path: Path) -> None:
+    """deploy/gunicorn.conf.py's post_worker_init, step by step, with no race: connections the kernel
+    completed before the workers saw the TERM are all answered, and once the workers have taken them the
+    port stops listening although a request is still in flight: a new connection is refused (nginx sends
+    it to the other server) instead of waiting in the queue to be reset when the last worker exits.
+
+    The workers are stopped (SIGSTOP) while the connections queue up, and continued once the master has
+    closed its socket and signalled them; /proc/net/tcp shows the listen queue. Without the hook the
+    workers take at most one queued connection each on their way out and the port listens until the
+    request in flight is done: 4 or 5 of the 6 queued connections got no answer, in 5 runs out of 5."""
+    port = free_port()
+    server = _start_gunicorn(tmp_path, port, GUNICORN_CONFIG)
+    workers = descendants(server.pid)
+    held: list[socket.socket] = []  # closed on the way out, or a worker waits 30 s for the request in flight
+    try:
+        assert len(workers) == 2, workers
+        in_flight = _request_in_flight(port)
+        held.append(in_flight)
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGSTOP)
+        wait_until(lambda: all(worker.stopped() for worker in workers), "the workers stop")
+        queued = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(6)]
+        held.extend(queued)
+        for conn in queued:
+            conn.sendall(HEALTHZ)
+        wait_until(lambda: accept_queue(port) == 6, "6 connections in the listen queue")
+        server.send_signal(signal.SIGTERM)
+        wait_until(
+            lambda: all(worker.signal_pending(signal.SIGTERM) for worker in workers),
+            "the master closes its socket and signals the workers",
+        )
+        for worker in workers:
+            os.kill(worker.pid, signal.SIGCONT)
+
+        answers = [_answer(conn) for conn in queued]
+        assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers), answers
+        wait_until(lambda: accept_queue(port) is None, "the port stops listening", 10)
+        assert server.poll() is None, "gunicorn exited: the request in flight no longer holds it"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        in_flight.sendall(b"\r\n")
+        assert _answer(in_flight).startswith(b"HTTP/1.1 200")
+        assert server.wait(timeout=40) == 0
+    finally:
+        for worker in workers:
+            if worker.running():
+                os.kill(worker.pid, signal.SIGCONT)
+        for conn in held:
+            conn.close()
+        stop(server)
+
+
+def test_a_stopping_gunicorn_refuses_new_connections_instead_of_resetting_them(tmp_path: Path) -> None:
+    """The same under a stream of connections: TERM while 4 clients connect in a loop and a request is in
+    flight. The port stops listening while that request is still held, each connection is answered or
+    refused, and none that gunicorn accepted is reset or left unanswered.
+
+    One reset is not gunicorn's to prevent (seen once in CI, 1 connection in 3,721): a connection the
+    kernel completes after the last worker found the listen queue empty and before it closed the socket
+    (microseconds, unless the worker is preempted right there) was accepted by nobody, and the kernel
+    resets it when the socket closes. The accept log (tests/support/gunicorn_accept_log.py) tells it
+    apart from a connection gunicorn accepted; the test above shows that nothing queued before the
+    workers' last look is left. Without the hook the port listens until the request in flight is done,
+    and this test fails there."""
+    port = free_port()
+    accept_log = tmp_path / "accepted.log"
+    server = _start_gunicorn(
+        tmp_path, port, REPO / "tests" / "support" / "gunicorn_accept_log.py", ACCEPT_LOG=str(accept_log)
+    )
+    counts = {"answered": 0, "refused": 0}
+    others: list[tuple[int, float, str]] = []  # client port, when its connect() began, what it got
     lock = threading.Lock()
     done = threading.Event()
 
     def connect_repeatedly() -> None:
         while not done.is_set():
+            began = time.monotonic()
             try:
                 conn = socket.create_connection(("127.0.0.1", port), timeout=5)
             except ConnectionRefusedError:
                 outcome = "refused"
             else:
                 with conn:
+                    client_port = conn.getsockname()[1]
                     try:
-                        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                        answered = conn.recv(16).startswith(b"HTTP/1.1 200")
-                    except OSError:
-                        answered = False
-                outcome = "answered" if answered else "reset"
+                        conn.sendall(HEALTHZ)
+                        answer = conn.recv(16)
+                    except OSError as error:
+                        answer = repr(error).encode()
+                outcome = (
+                    "answered" if answer.startswith(b"HTTP/1.1 200") else answer.decode(errors="replace")
+                )
             with lock:
-                counts[outcome] += 1
+                if outcome in counts:
+                    counts[outcome] += 1
+                else:
+                    others.append((client_port, began, outcome))
             time.sleep(0.002)
 
     clients = [threading.Thread(target=connect_repeatedly) for _ in range(4)]
+    held: list[socket.socket] = []  # closed on the way out, or a worker waits 30 s for the request in flight
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: http_request(url, "GET", "/healthz").status == 200, "gunicorn", 30)
         for client in clients:
             client.start()
         time.sleep(1)
+        in_flight = _request_in_flight(port)
+        held.append(in_flight)
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=40)
+        wait_until(lambda: accept_queue(port) is None, "the port stops listening", 10)
+        assert server.poll() is None, "gunicorn exited: the request in flight no longer holds it"
         time.sleep(0.5)
+        in_flight.sendall(b"\r\n")
+        assert _answer(in_flight).startswith(b"HTTP/1.1 200")
+        assert server.wait(timeout=40) == 0
     finally:
         done.set()
         for client in clients:
             if client.is_alive():
                 client.join(10)
+        for conn in held:
+            conn.close()
         stop(server)
-    assert counts["reset"] == 0, counts
+    accepts: dict[int, list[float]] = {}
+    for line in accept_log.read_text().splitlines():
+        client_port, at = line.split()
+        accepts.setdefault(int(client_port), []).append(float(at))
+
+    def reset_by_the_kernel(client_port: int, began: float, outcome: str) -> bool:
+        reset = outcome.startswith(("ConnectionResetError", "BrokenPipeError"))
+        return reset and not any(at >= began for at in accepts.get(client_port, []))
+
+    dropped = [other for other in others if not reset_by_the_kernel(*other)]
+    assert not dropped, f"{counts}; gunicorn accepted these, or they got no answer: {dropped}"
     assert counts["answered"] > 0, counts
     assert counts["refused"] > 0, counts
 

@@ -37,6 +37,18 @@ class Proc:
         stat = _stat(self.pid)
         return stat is not None and int(stat[19]) == self.start and stat[0] not in ("Z", "X")
 
+    def stopped(self) -> bool:
+        """Stopped by a signal (SIGSTOP): state T."""
+        stat = _stat(self.pid)
+        return stat is not None and stat[0] == "T"
+
+    def signal_pending(self, signum: int) -> bool:
+        """Whether *signum* waits to be delivered (to a stopped process, once it is continued)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("ShdPnd:"):
+                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+        return False
+
     def cmdline(self) -> list[str]:
         raw = Path(f"/proc/{self.pid}/cmdline").read_bytes()
         return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
