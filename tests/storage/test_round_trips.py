@@ -37,7 +37,9 @@ def traced(
         dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
 
     # An app of its own: every connection is traced from its start; with Redis, as in production.
-    application = make_app(database_url, redis_url=redis_url, redis_key_prefix=keys[1])
+    # The anonymous first page's Redis cache off: these are the database's round trips (a cached page
+    # has none: tests/articles/test_list_cache.py).
+    application = make_app(database_url, redis_url=redis_url, redis_key_prefix=keys[1], list_cache_seconds=0)
     for engine in get_db_of(application).engines:
         sa.event.listen(engine, "connect", start_tracing)
     yield application, trace
