@@ -181,7 +181,7 @@ def markdown(results: Any) -> str:
 
 def _redis(o: Any) -> str:
     url = getattr(o, "redis_url", "")
-    return "Redis (token cache, tags cache)" if url else "no Redis"
+    return "Redis (token cache, tags cache, anonymous first-page cache)" if url else "no Redis"
 
 
 def recycling(o: Any) -> str:
@@ -190,7 +190,7 @@ def recycling(o: Any) -> str:
     if o.server == "granian" or limit == 0:
         return "no worker recycling"
     if limit is None:
-        return "max-requests 2000 + 50 per worker" if o.server == "uwsgi" else "max_requests 2000 +- 200"
+        return "max-requests 2000 + 50 per worker" if o.server == "uwsgi" else "max_requests 20000 +- 2000"
     return f"workers recycled after {limit} requests"
 
 
