@@ -120,7 +120,8 @@ class Options:
     soak: int
     soak_minutes: float
     keep_database: bool
-    #: Redis for the app (token, tags and anonymous first-page caches), as deployed; "" runs without (embedded mode).
+    #: Redis for the app (token, tags and anonymous first-page caches), as deployed; "" runs without
+    #: (embedded mode).
     redis_url: str = ""
     #: Requests before a worker is recycled (gunicorn's max_requests, uWSGI's max-requests); None: as
     #: deployed (2000), 0: never. granian recycles nothing either way.
